@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared helpers of the subcommands: errors, files, exit codes. */
+#ifndef SD_CLI_H
+#define SD_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shakedown/buf.h"
+
+/* DESIGN.md exit codes. */
+enum {
+	SD_EXIT_OK = 0,
+	SD_EXIT_FAIL = 1,
+	SD_EXIT_USAGE = 2,
+	SD_EXIT_ENV = 3,
+	SD_EXIT_INTERNAL = 4,
+};
+
+/* Prints "shakedown CMD: message" on stderr; returns code for tail calls. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads a whole file ("-" for stdin), at most max bytes. -errno, or -EFBIG. */
+int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
+/* Writes to a file ("-" for stdout), atomically for regular files. */
+int cli_write_file(const char *path, const void *data, size_t len);
+/* Writes a buffer to stdout; -errno on failure (e.g. EPIPE). */
+int cli_stdout(const struct sd_buf *b);
+/* Parses a decimal size with bounds; -1 on error. */
+long long cli_parse_num(const char *s, long long min, long long max);
+
+extern const char *cli_cmd;   /* the running subcommand, for messages */
+
+int cmd_hello(int argc, char **argv);
+int cmd_dissect(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+
+
+struct sd_profile;
+/* A built-in profile by name, or a profile file (a path with '/' or ending
+ * in .ini). Prints the error itself; returns 0 or an exit code. */
+int cli_load_profile(const char *name, struct sd_profile *p);
+struct sd_path;
+/* The same for paths. */
+int cli_load_path(const char *name, struct sd_path *p);
+#endif

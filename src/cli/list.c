@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* shakedown list: what the tool knows by name. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "shakedown/buf.h"
+#include "shakedown/json.h"
+#include "shakedown/report.h"
+#include "shakedown/profile.h"
+#include "shakedown/tls.h"
+
+static const char list_usage[] =
+	"usage: shakedown list WHAT [--json]\n"
+	"\n"
+	"WHAT is one of:\n"
+	"  profiles   built-in handshake profiles, with their key shares\n"
+	"  groups     named groups shakedown can make key shares for\n";
+
+static void share_summary(const struct sd_profile *p, char *out, size_t n)
+{
+	size_t w = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < p->shares.n && w < n; i++) {
+		uint16_t g = p->shares.v[i];
+		const char *name = g == SD_GREASE_SLOT ? "GREASE" : sd_tls_group_name(g);
+
+		w += (size_t)snprintf(out + w, n - w, "%s%s", i ? "+" : "", name ? name : "?");
+	}
+}
+
+int cmd_list(int argc, char **argv)
+{
+	bool json = false;
+	const char *what = NULL;
+	struct sd_buf b = SD_BUF_INIT;
+	struct sd_json j;
+	int rc = SD_EXIT_OK;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(list_usage, stdout);
+			return SD_EXIT_OK;
+		} else if (argv[i][0] == '-' || what)
+			return cli_error(SD_EXIT_USAGE, "unexpected argument '%s' (see 'shakedown list --help')", argv[i]);
+		else
+			what = argv[i];
+	}
+	if (!what)
+		return cli_error(SD_EXIT_USAGE, "what to list: profiles or groups?");
+	sd_json_init(&j, &b, true);
+	if (!strcmp(what, "profiles")) {
+		if (json)
+			sd_json_arr_open(&j);
+		for (const struct sd_builtin_file *f = sd_builtin_profiles; f->name; f++) {
+			static struct sd_profile p;
+			struct sd_profile_error err;
+			char shares[200];
+
+			if (sd_profile_parse(f->text, f->len, f->name, &p, &err) < 0) {
+				rc = cli_error(SD_EXIT_INTERNAL, "built-in profile %s:%d: %s", f->name,
+					       err.line, err.msg);
+				goto out;
+			}
+			share_summary(&p, shares, sizeof(shares));
+			if (json) {
+				sd_json_obj_open(&j);
+				sd_json_kstr(&j, "name", p.name);
+				sd_json_kstr(&j, "shares", shares);
+				sd_json_kstr(&j, "description", p.description);
+				sd_json_obj_close(&j);
+			} else {
+				sd_buf_printf(&b, "%-18s %-36s %s\n", p.name, shares, p.description);
+			}
+		}
+		if (json)
+			sd_json_arr_close(&j);
+	} else if (!strcmp(what, "groups")) {
+		static const uint16_t gs[] = {
+			0x001d, 0x0017, 0x0018, 0x0019, 0x0200, 0x0201, 0x0202,
+			0x11eb, 0x11ec, 0x11ed, 0x6399,
+		};
+
+		if (json)
+			sd_json_arr_open(&j);
+		for (size_t i = 0; i < sizeof(gs) / sizeof(gs[0]); i++) {
+			if (json) {
+				sd_json_obj_open(&j);
+				sd_json_kint(&j, "group", gs[i]);
+				sd_json_kstr(&j, "name", sd_tls_group_name(gs[i]));
+				sd_json_kint(&j, "client_share", (long long)sd_tls_group_client_share_len(gs[i]));
+				sd_json_kint(&j, "server_share", (long long)sd_tls_group_server_share_len(gs[i]));
+				sd_json_kbool(&j, "post_quantum", sd_tls_group_is_pq(gs[i]));
+				sd_json_obj_close(&j);
+			} else {
+				sd_buf_printf(&b, "0x%04x  %-22s client share %4zu  server share %4zu%s\n",
+					      gs[i], sd_tls_group_name(gs[i]),
+					      sd_tls_group_client_share_len(gs[i]),
+					      sd_tls_group_server_share_len(gs[i]),
+					      sd_tls_group_is_pq(gs[i]) ? "  post-quantum" : "");
+			}
+		}
+		if (json)
+			sd_json_arr_close(&j);
+	} else {
+		return cli_error(SD_EXIT_USAGE, "cannot list '%s': profiles or groups", what);
+	}
+	if (sd_buf_error(&b) < 0 || cli_stdout(&b) < 0)
+		rc = cli_error(SD_EXIT_INTERNAL, "cannot write the list");
+out:
+	sd_buf_free(&b);
+	return rc;
+}

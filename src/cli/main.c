@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* shakedown: the subcommand table and the helpers they share. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *cli_cmd = NULL;
+
+int cli_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "shakedown%s%s: ", cli_cmd ? " " : "", cli_cmd ? cli_cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+	int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+	struct sd_buf b = SD_BUF_INIT;
+	struct stat st;
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		goto out;
+	}
+	for (;;) {
+		uint8_t *p = sd_buf_reserve(&b, 65536);
+		ssize_t n;
+
+		if (!p) {
+			ret = sd_buf_error(&b);
+			goto out;
+		}
+		n = read(fd, p, 65536);
+		if (n < 0) {
+			if (errno == EINTR) {
+				b.len -= 65536;
+				continue;
+			}
+			ret = -errno;
+			goto out;
+		}
+		b.len -= 65536 - (size_t)n;
+		if (n == 0)
+			break;
+		if (b.len > max) {
+			ret = -EFBIG;
+			goto out;
+		}
+	}
+	*data = sd_buf_steal(&b, len);
+	ret = 0;
+out:
+	sd_buf_free(&b);
+	close(fd);
+	return ret;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cli_write_file(const char *path, const void *data, size_t len)
+{
+	char tmp[PATH_MAX];
+	int fd, ret;
+
+	if (strcmp(path, "-") == 0)
+		return write_all(1, data, len);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ret = write_all(fd, data, len);
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+int cli_stdout(const struct sd_buf *b)
+{
+	int ret = write_all(1, b->data, b->len);
+
+	return ret;
+}
+
+long long cli_parse_num(const char *s, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s || (*s != '-' && (*s < '0' || *s > '9')))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	return v;
+}
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "hello", cmd_hello, "build a ClientHello from a profile (--json, --out FILE)" },
+	{ "dissect", cmd_dissect, "field map of a ClientHello record stream or a pcap/pcapng capture" },
+	{ "run", cmd_run, "one cell: a profile through a path to a server, every hop watched" },
+	{ "list", cmd_list, "list profiles (and later paths, behaviours, servers)" },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: shakedown COMMAND [options]\n"
+		"\n"
+		"Shows what happens to large post-quantum hybrid TLS handshakes on a network path.\n"
+		"\n"
+		"commands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(f, "  %-9s %s\n", c->name, c->summary);
+	fprintf(f,
+		"\n"
+		"Run 'shakedown COMMAND --help' for a command's options.\n"
+		"Exit codes: 0 expectations met, 1 some not met, 2 usage or input error,\n"
+		"3 environment error, 4 internal error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		usage(stderr);
+		return SD_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return SD_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("shakedown %s\n", SD_VERSION);
+		return SD_EXIT_OK;
+	}
+	for (const struct command *c = commands; c->name; c++) {
+		if (strcmp(argv[1], c->name) == 0) {
+			cli_cmd = c->name;
+			return c->fn(argc - 1, argv + 1);
+		}
+	}
+	return cli_error(SD_EXIT_USAGE, "unknown command '%s' (see 'shakedown --help')", argv[1]);
+}
