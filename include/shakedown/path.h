@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Path descriptions: the network between the client and the server, as a
+ * chain of router namespaces ("hops") and the links between them. Built-in
+ * paths are the INI files under netns/paths/, compiled in; users add their
+ * own in the same format (netns/paths/README.md). This is core code: it
+ * describes a path, src/topo/ builds it.
+ *
+ *   client ──link0── hop1 ──link1── hop2 ... hopN ──linkN── server
+ *
+ * File format (INI, inih; comments with ';' or '#', values continued on
+ * indented lines, lines of at most 198 characters):
+ *
+ *   [path]
+ *   description = WireGuard tunnel with a 1420-byte inner MTU, ICMP works
+ *   client_mtu = 1500        ; MTU of link0 (68..9000), default 1500
+ *   server_advmss = 1460     ; MSS the server advertises (88..9000), default 1460
+ *   [hop wg]                 ; one section per hop, in path order, 1..8 of them
+ *   description = the tunnel head end
+ *   behaviours = mtu:1420    ; words separated by commas or white space
+ *
+ * Hop names are 1..15 characters of [A-Za-z0-9_-], unique, and neither
+ * "client" nor "server" (those name the end namespaces).
+ *
+ * Behaviours of a hop (each at most once per hop):
+ *   mtu:N           MTU of the hop's link toward the server, 68..9000
+ *                   (default 1500). IPv6 needs 1280 on every link it
+ *                   crosses (RFC 8200 §5): see sd_path_check_ipv6().
+ *   icmp-filter     the hop's own ICMP "fragmentation needed" (RFC 792,
+ *                   type 3 code 4) and ICMPv6 "packet too big" (RFC 4443
+ *                   §3.2) are dropped as they leave it: a PMTUD black hole
+ *                   (RFC 2923 §2.1).
+ *   mss-clamp:N     the MSS option of forwarded SYNs and SYN-ACKs is lowered
+ *                   to N when larger, 88..9000.
+ *   drop-fragments  IPv4 fragments (MF set or offset non-zero, RFC 791) and
+ *                   IPv6 packets with a fragment header (RFC 8200 §4.5) are
+ *                   dropped in both directions.
+ *   loss:P          P percent of forwarded packets, in both directions, are
+ *                   dropped at random; 0..100 with at most two decimals.
+ *   rate:R          token bucket (tbf) on both of the hop's egresses: R is a
+ *                   number of bits per second with an optional SI unit bit,
+ *                   kbit, mbit or gbit (10mbit = 10,000,000 bit/s);
+ *                   8kbit..10gbit.
+ * Other names (first-segment-parse, buffer-limit:N, delay:MS, ...) belong to
+ * the user-space middlebox engine and are refused here as unknown.
+ */
+#ifndef SHAKEDOWN_PATH_H
+#define SHAKEDOWN_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shakedown/builtin.h"
+#include "shakedown/err.h"
+
+#define SD_PATH_MAX_HOPS 8
+#define SD_PATH_NAME_LEN 16       /* hop names: 15 characters and a NUL */
+#define SD_PATH_MTU_MIN 68        /* RFC 791: every IPv4 module forwards 68 */
+#define SD_PATH_MTU_MAX 9000
+#define SD_PATH_MTU_IPV6 1280     /* RFC 8200 §5 */
+#define SD_PATH_MTU_DEFAULT 1500
+#define SD_PATH_ADVMSS_DEFAULT 1460
+#define SD_PATH_MSS_MIN 88        /* Linux TCP_MIN_MSS */
+
+/* Which behaviours a hop was given (sd_path_hop.given). */
+enum {
+	SD_BEH_MTU = 1 << 0,
+	SD_BEH_ICMP_FILTER = 1 << 1,
+	SD_BEH_MSS_CLAMP = 1 << 2,
+	SD_BEH_DROP_FRAGMENTS = 1 << 3,
+	SD_BEH_LOSS = 1 << 4,
+	SD_BEH_RATE = 1 << 5,
+};
+
+/* The catalogue of behaviours, for `shakedown list behaviours`. */
+struct sd_behaviour_info {
+	unsigned bit;              /* SD_BEH_* */
+	const char *name;          /* "mss-clamp" */
+	const char *arg;           /* "N", or NULL when it takes no value */
+	const char *help;          /* one line */
+};
+/* NULL-name-terminated. */
+extern const struct sd_behaviour_info sd_path_behaviours[];
+
+struct sd_path_hop {
+	char name[SD_PATH_NAME_LEN];
+	char description[128];
+	unsigned given;            /* SD_BEH_* written in the file */
+	unsigned mtu;              /* of the link toward the server */
+	bool icmp_filter;
+	unsigned mss_clamp;        /* 0: no clamping */
+	bool drop_fragments;
+	unsigned loss_bp;          /* loss in basis points, 0..10000 (loss:2.5 is 250) */
+	uint64_t rate_bps;         /* bit/s, 0: no rate limit */
+	int line;                  /* of the [hop NAME] header */
+	int behaviours_line;       /* of the behaviours key, 0 when absent */
+};
+
+struct sd_path {
+	char name[64];
+	char description[256];
+	unsigned client_mtu;       /* link0 */
+	unsigned server_advmss;    /* RTAX_ADVMSS of the server's routes */
+	int client_mtu_line;       /* 0 when the default */
+	size_t nhops;              /* 1..SD_PATH_MAX_HOPS */
+	struct sd_path_hop hop[SD_PATH_MAX_HOPS];
+};
+
+struct sd_path_error {
+	int line;                  /* 1-based; 0 when not tied to a line */
+	char msg[200];
+};
+
+/*
+ * Parses a path from INI text (len bytes, no NUL needed); name is copied
+ * into p->name. p is filled in completely (defaults for what the text
+ * leaves out); nothing is kept pointing into text. Returns 0, or with err
+ * filled in (line and a message naming the key and value):
+ *   -SD_ESYNTAX   not INI, a NUL byte, a line too long, a key outside a
+ *                 section, [hop] without a name
+ *   -SD_EUNKNOWN  an unknown section, key or behaviour
+ *   -SD_EVALUE    a value out of range, a bad hop name, no hop at all
+ *   -SD_EDUP      a key, behaviour, hop name or [path] given twice
+ *   -SD_ELIMIT    more than SD_PATH_MAX_HOPS hops
+ *   -ENOMEM
+ */
+int sd_path_parse(const char *text, size_t len, const char *name,
+		  struct sd_path *p, struct sd_path_error *err) SD_WUR;
+
+/* A built-in path by name; -SD_EUNKNOWN (err says so) if there is none. */
+int sd_path_builtin(const char *name, struct sd_path *p,
+		    struct sd_path_error *err) SD_WUR;
+
+/*
+ * MTU of link i (0..nhops): client_mtu for link 0, else hop i's mtu. The
+ * result for i > nhops is 0.
+ */
+unsigned sd_path_link_mtu(const struct sd_path *p, size_t i);
+
+/*
+ * Can IPv6 cross the path? -SD_EVALUE with err naming the link, the hop and
+ * the line when a link is below 1280 bytes (Linux removes IPv6 from such an
+ * interface); 0 otherwise. Call before building a path for IPv6.
+ */
+int sd_path_check_ipv6(const struct sd_path *p, struct sd_path_error *err) SD_WUR;
+
+/*
+ * Writes the canonical behaviours of hop h ("mtu:1420 icmp-filter"; only
+ * those given) into out, NUL-terminated. Returns the length, or -ENOSPC
+ * when n is too small (out then holds a truncated string).
+ */
+int sd_path_hop_format(const struct sd_path_hop *h, char *out, size_t n) SD_WUR;
+
+/*
+ * Writes p as path-file text that sd_path_parse reads back into the same
+ * path (apart from line numbers). Returns the length, or -ENOSPC.
+ */
+int sd_path_format(const struct sd_path *p, char *out, size_t n) SD_WUR;
+
+#endif

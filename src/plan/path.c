@@ -1,0 +1,826 @@
+/* SPDX-License-Identifier: MIT */
+/* Path files (INI, parsed with inih) into struct sd_path, and back to text. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "shakedown/path.h"
+
+const struct sd_behaviour_info sd_path_behaviours[] = {
+	{ SD_BEH_MTU, "mtu", "N",
+	  "MTU of the hop's link toward the server, 68..9000 (default 1500)" },
+	{ SD_BEH_ICMP_FILTER, "icmp-filter", NULL,
+	  "drop the hop's own ICMP frag-needed / ICMPv6 packet-too-big (PMTUD black hole)" },
+	{ SD_BEH_MSS_CLAMP, "mss-clamp", "N",
+	  "lower the MSS of forwarded SYNs and SYN-ACKs to N, 88..9000" },
+	{ SD_BEH_DROP_FRAGMENTS, "drop-fragments", NULL,
+	  "drop IPv4 fragments and IPv6 packets with a fragment header" },
+	{ SD_BEH_LOSS, "loss", "P",
+	  "drop P percent of forwarded packets at random, 0..100" },
+	{ SD_BEH_RATE, "rate", "R",
+	  "token bucket on both egresses, e.g. 10mbit (8kbit..10gbit)" },
+	{ 0, NULL, NULL, NULL },
+};
+
+/*
+ * inih does not say on which line a key is, nor which handler call
+ * continues the previous key, and it does not report sections without
+ * keys. This scan of the text follows inih's rules (ini.c,
+ * ini_parse_stream, release 55) to tell: a UTF-8 byte order mark is
+ * skipped; a line whose first non-blank is ';' or '#' is a comment; a line
+ * indented by any white space (isspace) after a key continues it, even one
+ * starting with '['; "[name]" starts a section, the name being everything
+ * up to the first ']' unless an inline comment (';' after white space)
+ * comes first; anything else is a key. inih stops at 198 characters a line
+ * (INI_MAX_LINE 200), so longer lines are refused rather than misread.
+ * Inline comments (';' after white space) end key lines and, unlike in
+ * inih, continuation lines too.
+ */
+#define INI_LINE_CHARS 198
+
+enum ev_type { EV_SECTION, EV_KEY, EV_CONT };
+
+struct event {
+	enum ev_type type;
+	int line;
+	char name[40];             /* EV_SECTION: the text between the brackets */
+	bool name_long;            /* ... which did not fit in name */
+};
+
+struct scan {
+	struct event *ev;
+	size_t nev;
+	int long_line;             /* first line inih would split, or 0 */
+};
+
+static int scan_lines(const char *text, size_t len, struct scan *sc)
+{
+	size_t i = 0;
+	int line = 1;
+	bool have_key = false;
+
+	/* At most one event per line, and a line takes at least one byte. */
+	sc->ev = calloc(len + 1, sizeof(*sc->ev));
+	sc->nev = 0;
+	sc->long_line = 0;
+	if (!sc->ev)
+		return -ENOMEM;
+	while (i < len) {
+		size_t b = i, s, e;
+		struct event *ev = &sc->ev[sc->nev];
+
+		while (i < len && text[i] != '\n')
+			i++;
+		e = i;
+		if (e - b > INI_LINE_CHARS && !sc->long_line)
+			sc->long_line = line;
+		if (line == 1 && e - b >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+			b += 3;
+		s = b;
+		while (s < e && isspace((unsigned char)text[s]))
+			s++;
+		if (s < e && text[s] != ';' && text[s] != '#') {
+			ev->line = line;
+			if (have_key && s > b) {
+				ev->type = EV_CONT;
+				sc->nev++;
+			} else if (text[s] == '[') {
+				size_t k = s + 1, n;
+				bool was_space = false;
+
+				while (k < e && text[k] != ']' && !(was_space && text[k] == ';')) {
+					was_space = isspace((unsigned char)text[k]);
+					k++;
+				}
+				/* Without its ']' inih fails on this line. */
+				have_key = false;
+				if (k < e && text[k] == ']') {
+					ev->type = EV_SECTION;
+					n = k - (s + 1);
+					ev->name_long = n >= sizeof(ev->name);
+					if (ev->name_long)
+						n = sizeof(ev->name) - 1;
+					memcpy(ev->name, text + s + 1, n);
+					ev->name[n] = 0;
+					sc->nev++;
+				}
+			} else {
+				ev->type = EV_KEY;
+				sc->nev++;
+				have_key = true;
+			}
+		}
+		i++;
+		line++;
+	}
+	return 0;
+}
+
+struct entry {
+	char key[48];
+	char *val;
+};
+
+struct collect {
+	size_t *keyev;             /* event index of the k-th handler call */
+	size_t nkeyev;
+	const struct scan *sc;
+	struct entry *e;
+	size_t n, cap, calls;
+	size_t *entry_of;          /* entry index of each EV_KEY event */
+	int err;
+};
+
+static int on_raw(void *user, const char *section, const char *key, const char *val)
+{
+	struct collect *c = user;
+	size_t k = c->calls++;
+	const struct event *ev;
+
+	(void)section;
+	if (c->err)
+		return 0;
+	/* Only when inih and the scan disagree, and inih then reports an
+	 * error of its own; keep going quietly until it does. */
+	if (k >= c->nkeyev)
+		return 1;
+	ev = &c->sc->ev[c->keyev[k]];
+	if (ev->type == EV_CONT) {
+		struct entry *e;
+		size_t a, b;
+		char *v;
+
+		if (!c->n)
+			return 1;
+		e = &c->e[c->n - 1];
+		a = strlen(e->val);
+		/* inih (release 55) strips inline comments on key lines only;
+		 * here they go on continuation lines as well, by the same
+		 * rule: ';' after white space. */
+		for (b = 0; val[b]; b++)
+			if (val[b] == ';' && b && isspace((unsigned char)val[b - 1]))
+				break;
+		while (b && isspace((unsigned char)val[b - 1]))
+			b--;
+		if (!b)
+			return 1;
+		v = realloc(e->val, a + b + 2);
+		if (!v)
+			goto nomem;
+		/* An empty first line adds no separator: "key =" followed by
+		 * indented lines is the value of those lines alone. */
+		if (a)
+			v[a++] = ' ';
+		memcpy(v + a, val, b);
+		v[a + b] = 0;
+		e->val = v;
+		return 1;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		struct entry *e = realloc(c->e, cap * sizeof(*e));
+
+		if (!e)
+			goto nomem;
+		c->e = e;
+		c->cap = cap;
+	}
+	snprintf(c->e[c->n].key, sizeof(c->e[c->n].key), "%s", key);
+	if (!(c->e[c->n].val = strdup(val)))
+		goto nomem;
+	c->entry_of[c->keyev[k]] = c->n;
+	c->n++;
+	return 1;
+nomem:
+	c->err = -ENOMEM;
+	return 0;
+}
+
+struct parse_ctx {
+	struct sd_path *p;
+	struct sd_path_error *err;
+	int line;
+	int ret;
+	int sect;                  /* -1 none yet, 0 [path], 1.. hop number */
+	bool have_path;
+	unsigned seen;             /* keys of the current section, bit per key */
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct parse_ctx *c, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->ret = ret;
+	c->err->line = c->line;
+	va_start(ap, fmt);
+	vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* Decimal digits only, no sign, at most max. */
+static int parse_dec(const char *s, size_t len, unsigned long max, unsigned long *v)
+{
+	unsigned long x = 0;
+
+	if (!len)
+		return -SD_EVALUE;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -SD_EVALUE;
+		x = x * 10 + (unsigned long)(s[i] - '0');
+		if (x > max)
+			return -SD_EVALUE;
+	}
+	*v = x;
+	return 0;
+}
+
+/*
+ * "D[.D]" with at most maxdec decimals, into an integer scaled by
+ * 10^maxdec; at most max after scaling.
+ */
+static int parse_fixed(const char *s, size_t len, unsigned maxdec, uint64_t max,
+		       uint64_t *v, size_t *used)
+{
+	uint64_t x = 0;
+	size_t i = 0;
+	unsigned dec = 0;
+	bool dot = false, digit = false;
+
+	for (; i < len; i++) {
+		if (s[i] == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if (!isdigit((unsigned char)s[i]))
+			break;
+		digit = true;
+		if (dot && ++dec > maxdec)
+			return -SD_EVALUE;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+		if (x > max)
+			return -SD_EVALUE;
+	}
+	if (!digit)
+		return -SD_EVALUE;
+	for (; dec < maxdec; dec++) {
+		x *= 10;
+		if (x > max)
+			return -SD_EVALUE;
+	}
+	*v = x;
+	*used = i;
+	return 0;
+}
+
+#define RATE_MIN 8000ull
+#define RATE_MAX 10000000000ull
+
+/* "10mbit", "1.5gbit", "64000": bits per second, SI units (tc(8) RATES). */
+static int parse_rate(const char *s, size_t len, uint64_t *bps)
+{
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = {
+		{ "", 1 }, { "bit", 1 }, { "kbit", 1000 }, { "mbit", 1000000 },
+		{ "gbit", 1000000000 },
+	};
+	uint64_t x;
+	size_t used;
+
+	/* Three decimals at most: 1.234mbit is still a whole number of bits. */
+	if (parse_fixed(s, len, 3, RATE_MAX * 1000, &x, &used) < 0)
+		return -SD_EVALUE;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t r;
+
+		if (strlen(units[i].unit) != len - used ||
+		    strncasecmp(s + used, units[i].unit, len - used) != 0)
+			continue;
+		if (x > RATE_MAX * 1000 / units[i].mult)
+			return -SD_EVALUE;
+		r = x * units[i].mult;
+		if (r % 1000)
+			return -SD_EVALUE;
+		r /= 1000;
+		if (r < RATE_MIN || r > RATE_MAX)
+			return -SD_EVALUE;
+		*bps = r;
+		return 0;
+	}
+	return -SD_EVALUE;
+}
+
+static const struct sd_behaviour_info *find_behaviour(const char *w, size_t n)
+{
+	for (const struct sd_behaviour_info *b = sd_path_behaviours; b->name; b++)
+		if (strlen(b->name) == n && strncmp(b->name, w, n) == 0)
+			return b;
+	return NULL;
+}
+
+static const char *range_of(unsigned bit)
+{
+	switch (bit) {
+	case SD_BEH_MTU:
+		return "mtu:N takes 68..9000";
+	case SD_BEH_MSS_CLAMP:
+		return "mss-clamp:N takes 88..9000";
+	case SD_BEH_LOSS:
+		return "loss:P takes a percentage 0..100, at most two decimals";
+	case SD_BEH_RATE:
+		return "rate:R takes bit/s with an optional unit bit, kbit, mbit or gbit, 8kbit..10gbit";
+	}
+	return "";
+}
+
+static int parse_behaviours(struct parse_ctx *c, struct sd_path_hop *h, const char *key,
+			    const char *val)
+{
+	const char *s = val;
+
+	while (*s) {
+		const struct sd_behaviour_info *b;
+		const char *w, *colon, *arg;
+		size_t wl, nl, al;
+		unsigned long x;
+		uint64_t y;
+		size_t used;
+
+		while (*s == ',' || isspace((unsigned char)*s))
+			s++;
+		if (!*s)
+			break;
+		w = s;
+		while (*s && *s != ',' && !isspace((unsigned char)*s))
+			s++;
+		wl = (size_t)(s - w);
+		colon = memchr(w, ':', wl);
+		nl = colon ? (size_t)(colon - w) : wl;
+		arg = colon ? colon + 1 : NULL;
+		al = colon ? wl - nl - 1 : 0;
+		b = find_behaviour(w, nl);
+		if (!b)
+			return fail(c, -SD_EUNKNOWN,
+				    "%s: unknown behaviour '%.*s' (known: mtu:N, icmp-filter, mss-clamp:N, drop-fragments, loss:P, rate:R)",
+				    key, (int)(wl > 40 ? 40 : wl), w);
+		if (h->given & b->bit)
+			return fail(c, -SD_EDUP, "%s: '%s' given twice for hop '%s'",
+				    key, b->name, h->name);
+		if (b->arg && !arg)
+			return fail(c, -SD_EVALUE, "%s: '%s' needs a value (%s:%s)",
+				    key, b->name, b->name, b->arg);
+		if (!b->arg && arg)
+			return fail(c, -SD_EVALUE, "%s: '%.*s': %s takes no value",
+				    key, (int)(wl > 60 ? 60 : wl), w, b->name);
+		h->given |= b->bit;
+		switch (b->bit) {
+		case SD_BEH_MTU:
+			if (parse_dec(arg, al, SD_PATH_MTU_MAX, &x) < 0 || x < SD_PATH_MTU_MIN)
+				goto range;
+			h->mtu = (unsigned)x;
+			break;
+		case SD_BEH_MSS_CLAMP:
+			if (parse_dec(arg, al, SD_PATH_MTU_MAX, &x) < 0 || x < SD_PATH_MSS_MIN)
+				goto range;
+			h->mss_clamp = (unsigned)x;
+			break;
+		case SD_BEH_LOSS:
+			if (parse_fixed(arg, al, 2, 10000, &y, &used) < 0 || used != al)
+				goto range;
+			h->loss_bp = (unsigned)y;
+			break;
+		case SD_BEH_RATE:
+			if (parse_rate(arg, al, &h->rate_bps) < 0)
+				goto range;
+			break;
+		case SD_BEH_ICMP_FILTER:
+			h->icmp_filter = true;
+			break;
+		case SD_BEH_DROP_FRAGMENTS:
+			h->drop_fragments = true;
+			break;
+		}
+		continue;
+range:
+		return fail(c, -SD_EVALUE, "%s: '%.*s' is out of range (%s)",
+			    key, (int)(wl > 60 ? 60 : wl), w, range_of(b->bit));
+	}
+	return 0;
+}
+
+/* Copies a free-text value, cut at n - 1 bytes without trailing blanks. */
+static void copy_text(char *dst, size_t n, const char *src)
+{
+	size_t l = strlen(src);
+
+	if (l >= n)
+		l = n - 1;
+	while (l && isspace((unsigned char)src[l - 1]))
+		l--;
+	memcpy(dst, src, l);
+	dst[l] = 0;
+}
+
+enum { K_DESCRIPTION = 1 << 0, K_CLIENT_MTU = 1 << 1, K_ADVMSS = 1 << 2, K_BEHAVIOURS = 1 << 3 };
+
+static int key_bit(int sect, const char *key)
+{
+	if (!strcmp(key, "description"))
+		return K_DESCRIPTION;
+	if (sect == 0 && !strcmp(key, "client_mtu"))
+		return K_CLIENT_MTU;
+	if (sect == 0 && !strcmp(key, "server_advmss"))
+		return K_ADVMSS;
+	if (sect > 0 && !strcmp(key, "behaviours"))
+		return K_BEHAVIOURS;
+	return 0;
+}
+
+static int on_key(struct parse_ctx *c, const char *key, const char *val)
+{
+	struct sd_path *p = c->p;
+	unsigned long x;
+	int bit;
+
+	if (c->sect < 0)
+		return fail(c, -SD_ESYNTAX, "key '%s' outside any section ([path] or [hop NAME])", key);
+	bit = key_bit(c->sect, key);
+	if (!bit)
+		return fail(c, -SD_EUNKNOWN, "unknown key '%s' in [%s]%s", key,
+			    c->sect ? "hop" : "path",
+			    c->sect ? " (description, behaviours)" :
+				      " (description, client_mtu, server_advmss)");
+	if (c->seen & (unsigned)bit)
+		return fail(c, -SD_EDUP, "key '%s' given twice", key);
+	c->seen |= (unsigned)bit;
+	switch (bit) {
+	case K_DESCRIPTION:
+		if (c->sect)
+			copy_text(p->hop[c->sect - 1].description,
+				  sizeof(p->hop[0].description), val);
+		else
+			copy_text(p->description, sizeof(p->description), val);
+		break;
+	case K_CLIENT_MTU:
+		if (parse_dec(val, strlen(val), SD_PATH_MTU_MAX, &x) < 0 || x < SD_PATH_MTU_MIN)
+			return fail(c, -SD_EVALUE, "%s: '%.60s' is not an MTU 68..9000", key, val);
+		p->client_mtu = (unsigned)x;
+		p->client_mtu_line = c->line;
+		break;
+	case K_ADVMSS:
+		if (parse_dec(val, strlen(val), SD_PATH_MTU_MAX, &x) < 0 || x < SD_PATH_MSS_MIN)
+			return fail(c, -SD_EVALUE, "%s: '%.60s' is not an MSS 88..9000", key, val);
+		p->server_advmss = (unsigned)x;
+		break;
+	case K_BEHAVIOURS:
+		p->hop[c->sect - 1].behaviours_line = c->line;
+		return parse_behaviours(c, &p->hop[c->sect - 1], key, val);
+	}
+	return 0;
+}
+
+static bool valid_hop_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= SD_PATH_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return strcmp(s, "client") != 0 && strcmp(s, "server") != 0;
+}
+
+static int on_section(struct parse_ctx *c, const struct event *ev)
+{
+	struct sd_path *p = c->p;
+	const char *name;
+	struct sd_path_hop *h;
+
+	char text[sizeof(ev->name)];
+	size_t l;
+
+	c->seen = 0;
+	/* inih keeps the blanks inside the brackets; "[ hop wg ]" is meant
+	 * as [hop wg]. */
+	name = ev->name;
+	while (isspace((unsigned char)*name))
+		name++;
+	l = strlen(name);
+	while (l && isspace((unsigned char)name[l - 1]))
+		l--;
+	memcpy(text, name, l);
+	text[l] = 0;
+	if (!ev->name_long && strcmp(text, "path") == 0) {
+		if (c->have_path)
+			return fail(c, -SD_EDUP, "[path] given twice");
+		c->have_path = true;
+		c->sect = 0;
+		return 0;
+	}
+	if (ev->name_long || strncmp(text, "hop", 3) != 0 ||
+	    (text[3] && !isspace((unsigned char)text[3])))
+		return fail(c, -SD_EUNKNOWN, "unknown section [%.40s%s] (expected [path] or [hop NAME])",
+			    text, ev->name_long ? "..." : "");
+	name = text + 3;
+	while (isspace((unsigned char)*name))
+		name++;
+	if (!*name)
+		return fail(c, -SD_ESYNTAX, "a hop section needs a name: [hop NAME]");
+	if (!valid_hop_name(name))
+		return fail(c, -SD_EVALUE,
+			    "hop name '%.40s' is not 1..15 characters of A-Z a-z 0-9 - _, or is client or server",
+			    name);
+	for (size_t i = 0; i < p->nhops; i++)
+		if (strcmp(p->hop[i].name, name) == 0)
+			return fail(c, -SD_EDUP, "hop name '%s' given twice (first on line %d)",
+				    name, p->hop[i].line);
+	if (p->nhops == SD_PATH_MAX_HOPS)
+		return fail(c, -SD_ELIMIT, "more than %d hops", SD_PATH_MAX_HOPS);
+	h = &p->hop[p->nhops++];
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->line = ev->line;
+	c->sect = (int)p->nhops;
+	return 0;
+}
+
+static void defaults(struct sd_path *p, const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->client_mtu = SD_PATH_MTU_DEFAULT;
+	p->server_advmss = SD_PATH_ADVMSS_DEFAULT;
+	for (size_t i = 0; i < SD_PATH_MAX_HOPS; i++)
+		p->hop[i].mtu = SD_PATH_MTU_DEFAULT;
+}
+
+int sd_path_parse(const char *text, size_t len, const char *name,
+		  struct sd_path *p, struct sd_path_error *err)
+{
+	struct parse_ctx ctx = { .p = p, .err = err, .sect = -1 };
+	struct collect col = { 0 };
+	struct scan sc = { 0 };
+	const char *nul;
+	char *copy = NULL;
+	int line, ret;
+
+	memset(err, 0, sizeof(*err));
+	defaults(p, name);
+	nul = memchr(text, 0, len);
+	if (nul) {
+		err->line = 1;
+		for (const char *t = text; t < nul; t++)
+			err->line += *t == '\n';
+		snprintf(err->msg, sizeof(err->msg), "a NUL byte: not a text file");
+		return -SD_ESYNTAX;
+	}
+	ret = -ENOMEM;
+	if (scan_lines(text, len, &sc) < 0)
+		goto out;
+	if (sc.long_line) {
+		ret = -SD_ESYNTAX;
+		err->line = sc.long_line;
+		snprintf(err->msg, sizeof(err->msg),
+			 "line longer than %d characters (continue a value on indented lines)",
+			 INI_LINE_CHARS);
+		goto out;
+	}
+	col.sc = &sc;
+	col.keyev = malloc((sc.nev + 1) * sizeof(size_t));
+	col.entry_of = malloc((sc.nev + 1) * sizeof(size_t));
+	if (!col.keyev || !col.entry_of || !(copy = malloc(len + 1)))
+		goto out;
+	for (size_t i = 0; i < sc.nev; i++) {
+		col.entry_of[i] = SIZE_MAX;
+		if (sc.ev[i].type != EV_SECTION)
+			col.keyev[col.nkeyev++] = i;
+	}
+	memcpy(copy, text, len);
+	copy[len] = 0;
+	line = ini_parse_string(copy, on_raw, &col);
+	if (col.err) {
+		ret = col.err;
+		goto out;
+	}
+	if (line != 0) {
+		ret = -SD_ESYNTAX;
+		err->line = line > 0 ? line : 0;
+		snprintf(err->msg, sizeof(err->msg),
+			 "not 'key = value', a comment or a [section]");
+		goto out;
+	}
+	/* Sections and keys in file order, so the first error is reported. */
+	for (size_t i = 0; i < sc.nev; i++) {
+		const struct event *ev = &sc.ev[i];
+
+		ctx.line = ev->line;
+		if (ev->type == EV_SECTION)
+			ret = on_section(&ctx, ev);
+		else if (ev->type == EV_KEY && col.entry_of[i] != SIZE_MAX)
+			ret = on_key(&ctx, col.e[col.entry_of[i]].key, col.e[col.entry_of[i]].val);
+		else
+			ret = 0;
+		if (ret < 0)
+			goto out;
+	}
+	if (p->nhops == 0) {
+		ret = -SD_EVALUE;
+		err->line = 0;
+		snprintf(err->msg, sizeof(err->msg),
+			 "no [hop NAME] section: a path has at least one router");
+		goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < col.n; i++)
+		free(col.e[i].val);
+	free(col.e);
+	free(col.keyev);
+	free(col.entry_of);
+	free(sc.ev);
+	free(copy);
+	return ret;
+}
+
+int sd_path_builtin(const char *name, struct sd_path *p, struct sd_path_error *err)
+{
+	for (const struct sd_builtin_file *f = sd_builtin_paths; f->name; f++)
+		if (strcmp(f->name, name) == 0)
+			return sd_path_parse(f->text, f->len, f->name, p, err);
+	memset(err, 0, sizeof(*err));
+	snprintf(err->msg, sizeof(err->msg), "no built-in path '%.100s'", name);
+	return -SD_EUNKNOWN;
+}
+
+unsigned sd_path_link_mtu(const struct sd_path *p, size_t i)
+{
+	if (i == 0)
+		return p->client_mtu;
+	if (i > p->nhops)
+		return 0;
+	return p->hop[i - 1].mtu;
+}
+
+int sd_path_check_ipv6(const struct sd_path *p, struct sd_path_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	for (size_t i = 0; i <= p->nhops; i++) {
+		unsigned mtu = sd_path_link_mtu(p, i);
+
+		if (mtu >= SD_PATH_MTU_IPV6)
+			continue;
+		if (i == 0) {
+			err->line = p->client_mtu_line;
+			snprintf(err->msg, sizeof(err->msg),
+				 "client_mtu %u: IPv6 needs links of at least 1280 bytes (RFC 8200 §5)",
+				 mtu);
+		} else {
+			err->line = p->hop[i - 1].behaviours_line;
+			snprintf(err->msg, sizeof(err->msg),
+				 "hop '%s': mtu:%u on link %zu: IPv6 needs links of at least 1280 bytes (RFC 8200 §5)",
+				 p->hop[i - 1].name, mtu, i);
+		}
+		return -SD_EVALUE;
+	}
+	return 0;
+}
+
+/* Appends to out at *w, keeping count of what would have been written. */
+__attribute__((format(printf, 4, 5)))
+static void put(char *out, size_t n, size_t *w, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(*w < n ? out + *w : NULL, *w < n ? n - *w : 0, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		*w += (size_t)r;
+}
+
+static void put_rate(char *out, size_t n, size_t *w, uint64_t bps)
+{
+	if (bps % 1000000000 == 0)
+		put(out, n, w, "rate:%" PRIu64 "gbit", bps / 1000000000);
+	else if (bps % 1000000 == 0)
+		put(out, n, w, "rate:%" PRIu64 "mbit", bps / 1000000);
+	else if (bps % 1000 == 0)
+		put(out, n, w, "rate:%" PRIu64 "kbit", bps / 1000);
+	else
+		put(out, n, w, "rate:%" PRIu64 "bit", bps);
+}
+
+int sd_path_hop_format(const struct sd_path_hop *h, char *out, size_t n)
+{
+	size_t w = 0;
+
+	if (n)
+		out[0] = 0;
+	for (const struct sd_behaviour_info *b = sd_path_behaviours; b->name; b++) {
+		if (!(h->given & b->bit))
+			continue;
+		if (w)
+			put(out, n, &w, " ");
+		switch (b->bit) {
+		case SD_BEH_MTU:
+			put(out, n, &w, "mtu:%u", h->mtu);
+			break;
+		case SD_BEH_MSS_CLAMP:
+			put(out, n, &w, "mss-clamp:%u", h->mss_clamp);
+			break;
+		case SD_BEH_LOSS:
+			if (h->loss_bp % 100 == 0)
+				put(out, n, &w, "loss:%u", h->loss_bp / 100);
+			else
+				put(out, n, &w, "loss:%u.%02u", h->loss_bp / 100, h->loss_bp % 100);
+			break;
+		case SD_BEH_RATE:
+			put_rate(out, n, &w, h->rate_bps);
+			break;
+		default:
+			put(out, n, &w, "%s", b->name);
+			break;
+		}
+	}
+	if (w >= n)
+		return -ENOSPC;
+	return (int)w;
+}
+
+/*
+ * "key = text" on one line when it fits; else "key=" and the text cut at
+ * single spaces over lines indented by one space, which inih joins back
+ * with one space. Text read from a file can always be cut so: the lines it
+ * came from met at single spaces between non-blanks, none of them began a
+ * comment, the first had at least "key=" before it, the others at least
+ * one blank, and each was at most 198 characters. A text starting
+ * with ';' stays right after the '=', where it is not a comment.
+ */
+static int put_text(char *out, size_t n, size_t *w, const char *key, const char *s)
+{
+	size_t len = strlen(s), room;
+
+	if (strlen(key) + 3 + len <= INI_LINE_CHARS && s[0] != ';') {
+		put(out, n, w, "%s = %s\n", key, s);
+		return 0;
+	}
+	room = INI_LINE_CHARS - strlen(key) - 1;
+	put(out, n, w, "%s=", key);
+	while (len > room) {
+		size_t cut = 0;
+
+		for (size_t i = room; i > 0; i--)
+			if (s[i] == ' ' && !isspace((unsigned char)s[i - 1]) &&
+			    !isspace((unsigned char)s[i + 1]) && s[i + 1] != ';' && s[i + 1] != '#') {
+				cut = i;
+				break;
+			}
+		if (!cut)
+			return -SD_EVALUE;
+		put(out, n, w, "%.*s\n ", (int)cut, s);
+		s += cut + 1;
+		len -= cut + 1;
+		room = INI_LINE_CHARS - 1;
+	}
+	put(out, n, w, "%s\n", s);
+	return 0;
+}
+
+int sd_path_format(const struct sd_path *p, char *out, size_t n)
+{
+	size_t w = 0;
+	char beh[200];
+
+	if (n)
+		out[0] = 0;
+	put(out, n, &w, "[path]\n");
+	if (p->description[0] && put_text(out, n, &w, "description", p->description) < 0)
+		return -SD_EVALUE;
+	put(out, n, &w, "client_mtu = %u\nserver_advmss = %u\n", p->client_mtu, p->server_advmss);
+	for (size_t i = 0; i < p->nhops; i++) {
+		const struct sd_path_hop *h = &p->hop[i];
+
+		put(out, n, &w, "[hop %s]\n", h->name);
+		if (h->description[0] && put_text(out, n, &w, "description", h->description) < 0)
+			return -SD_EVALUE;
+		if (sd_path_hop_format(h, beh, sizeof(beh)) < 0)
+			return -ENOSPC;
+		if (beh[0])
+			put(out, n, &w, "behaviours = %s\n", beh);
+	}
+	if (w >= n)
+		return -ENOSPC;
+	return (int)w;
+}
