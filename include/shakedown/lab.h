@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A lab is one built path kept ready for cells: the topology, a capture
+ * thread in every hop and in the server, the client engine's libpcap
+ * handle on c0, and the TLS server. Opening costs a few milliseconds of
+ * netlink and the RCU grace periods of the AF_PACKET sockets, paid once
+ * (in parallel); each cell afterwards is a handshake on the wire plus the
+ * verdict. A cell is: build the ClientHello, shape it, send it with the
+ * user-space engine, finish the TLS 1.3 handshake, then judge from what
+ * every hop captured and what the server saw.
+ */
+#ifndef SHAKEDOWN_LAB_H
+#define SHAKEDOWN_LAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shakedown/endpoint.h"
+#include "shakedown/engine.h"
+#include "shakedown/hello.h"
+#include "shakedown/path.h"
+#include "shakedown/profile.h"
+#include "shakedown/shape.h"
+#include "shakedown/tls13.h"
+#include "shakedown/verdict.h"
+
+struct sd_lab;
+
+struct sd_lab_opts {
+	bool ipv6;                   /* build for IPv6 too (paths ≥ 1280) */
+	enum sd_server_mode server_mode;
+	size_t chain_size;
+	const char *keylog_path;
+};
+
+/*
+ * Builds the path and starts everything. Errors: those of sd_topo_open,
+ * sd_observer_open, sd_server_start; err gets one line naming the step.
+ */
+int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_lab **out,
+		char *err, size_t errlen) SD_WUR;
+void sd_lab_close(struct sd_lab *lab);
+
+struct sd_cell {
+	const struct sd_profile *profile;
+	const struct sd_hello_opts *hello_opts;   /* NULL: the profile as is */
+	const char *seed;                          /* NULL: fresh */
+	struct sd_shape shape;
+	bool ipv6;
+};
+
+#define SD_CELL_MAX_PKTS 4096
+
+struct sd_cell_result {
+	struct sd_verdict v;
+	struct sd_vd_client client;
+	struct sd_vd_server server;
+	struct sd_engine_result eng;           /* owned; freed by sd_cell_result_free */
+	struct sd_server_conn conn;
+	bool conn_present;
+	char seed[80];
+	uint8_t *flight;                        /* the client stream as sent (owned) */
+	size_t flight_len;
+	uint8_t *hello;                         /* the first ClientHello message (owned) */
+	size_t hello_len;
+	size_t hello2_len;                      /* second ClientHello after HRR */
+	size_t record_lengths[64];
+	size_t nrecords;
+	uint16_t sport;
+	double t_total_ms;                      /* the cell, build to verdict */
+	double t_exchange_ms;                   /* on the wire */
+	/* Captured frames of this cell (copies), for ladders and pcaps. */
+	struct sd_vd_pkt *pkts;
+	size_t npkts;
+	uint8_t *pkt_bytes;
+	char ladder[8192];                      /* text: what crossed each hop */
+};
+
+/* Runs one cell. Returns 0 (whatever the outcome) or a harness error. */
+int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_result *r,
+	       char *err, size_t errlen) SD_WUR;
+void sd_cell_result_free(struct sd_cell_result *r);
+
+/* Writes the last cell's frames as one pcap per observed interface into
+ * dir (created if missing): <node>-<ifname>.pcap, LINKTYPE_LINUX_SLL2. */
+int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r,
+		       const char *dir, char *err, size_t errlen) SD_WUR;
+
+/* The path the lab was built from, and names for verdict hops. */
+const struct sd_path *sd_lab_path(const struct sd_lab *lab);
+
+#endif

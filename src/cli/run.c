@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/* shakedown run: one cell — a profile through a path to a server — built, watched, judged. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "shakedown/json.h"
+#include "shakedown/lab.h"
+#include "shakedown/path.h"
+#include "shakedown/report.h"
+#include "shakedown/tls.h"
+
+static const char run_usage[] =
+	"usage: shakedown run --profile P --path PATH [options]\n"
+	"\n"
+	"Builds PATH out of network namespaces, sends profile P's ClientHello from a\n"
+	"user-space TCP client (raw packets: exact segmentation, fragmentation and\n"
+	"timing) to a real OpenSSL TLS 1.3 server, finishes the handshake, captures\n"
+	"every hop, and prints a ladder of what crossed each link and the verdict.\n"
+	"\n"
+	"options:\n"
+	"  -p, --profile P      handshake profile ('shakedown list profiles') or .ini file\n"
+	"  -P, --path PATH      network path ('shakedown list paths') or .ini file\n"
+	"      --server S       openssl (default) or single-read (reads the hello once)\n"
+	"      --shape SPEC     how the flight goes on the wire, comma-separated:\n"
+	"                         split@OFFSET[+OFFSET..]  split@FIELD (e.g. split@key_share)\n"
+	"                         records:SIZE  ipfrag:SIZE  gap:MS  order:reverse|swap\n"
+	"                         dup  no-pmtud\n"
+	"      --ipv6           over IPv6 (paths whose links are all >= 1280)\n"
+	"      --chain-size N   pad the server's certificate chain so its flight is ~N bytes\n"
+	"      --sni HOST       server_name to send\n"
+	"      --seed S         reproducible ClientHello and sequence numbers\n"
+	"      --expect OUTCOME outcome that counts as a pass (default: ok or ok-hrr)\n"
+	"      --pcap-dir DIR   write one pcap per interface (Wireshark reads them)\n"
+	"      --keylog FILE    NSS key log of the server, so Wireshark decrypts the pcaps\n"
+	"      --json           print the cell as JSON (docs/json.md)\n"
+	"  -h, --help           this help\n"
+	"\n"
+	"outcomes: ok ok-hrr alert reset closed stall blackhole truncated mangled\n"
+	"          frag-lost refused hrr-failure error\n"
+	"exit: 0 the outcome met the expectation, 1 it did not, 2 usage, 3 no privilege\n"
+	"(needs root or CAP_NET_ADMIN + CAP_SYS_ADMIN), 4 internal error.\n"
+	"\n"
+	"examples:\n"
+	"  shakedown run --profile chrome-pq --path tunnel-1280-blackhole\n"
+	"  shakedown run --profile chrome-pq --path clean --server single-read --shape gap:50\n"
+	"  shakedown run --profile chrome-pq --path mss-536 --pcap-dir /tmp/pcaps --json\n";
+
+int cli_load_path(const char *name, struct sd_path *p)
+{
+	struct sd_path_error err;
+	uint8_t *data = NULL;
+	size_t len;
+	int ret;
+
+	if (strchr(name, '/') || (strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".ini"))) {
+		const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+		char pname[64];
+
+		ret = cli_read_file(name, 1 << 20, &data, &len);
+		if (ret < 0)
+			return cli_error(SD_EXIT_USAGE, "cannot read path file %s: %s", name, sd_strerror(ret));
+		snprintf(pname, sizeof(pname), "%.*s", (int)strcspn(base, "."), base);
+		ret = sd_path_parse((const char *)data, len, pname, p, &err);
+		free(data);
+		if (ret < 0)
+			return err.line ? cli_error(SD_EXIT_USAGE, "%s:%d: %s", name, err.line, err.msg) :
+					  cli_error(SD_EXIT_USAGE, "%s: %s", name, err.msg);
+		return 0;
+	}
+	ret = sd_path_builtin(name, p, &err);
+	if (ret == -SD_EUNKNOWN)
+		return cli_error(SD_EXIT_USAGE, "unknown path '%s' (see 'shakedown list paths', or give a .ini file)",
+				 name);
+	if (ret < 0)
+		return cli_error(SD_EXIT_INTERNAL, "built-in path %s:%d: %s", name, err.line, err.msg);
+	return 0;
+}
+
+static const char *group_label(uint16_t g, char *tmp, size_t n)
+{
+	const char *name = sd_tls_group_name(g);
+
+	if (name)
+		return name;
+	snprintf(tmp, n, "0x%04x", g);
+	return tmp;
+}
+
+static void cell_json(struct sd_json *j, const char *profile, const struct sd_path *path,
+		      const char *server, const char *shape, bool ipv6, const char *expected,
+		      bool pass, const struct sd_cell_result *r, const char *pcap_dir)
+{
+	char tmp[32];
+
+	sd_json_obj_open(j);
+	sd_json_kstr(j, "profile", profile);
+	sd_json_kstr(j, "path", path->name);
+	sd_json_kstr(j, "server", server);
+	sd_json_kstr(j, "client", "engine");
+	sd_json_kstr(j, "shape", shape);
+	sd_json_kstr(j, "family", ipv6 ? "ipv6" : "ipv4");
+	sd_json_kstr(j, "seed", r->seed);
+	sd_verdict_json(j, &r->v);
+	sd_json_kstr(j, "expected", expected);
+	sd_json_kbool(j, "pass", pass);
+	sd_json_key(j, "negotiated");
+	sd_json_obj_open(j);
+	sd_json_kstr(j, "group", r->client.server_hello ? group_label(r->client.group, tmp, sizeof(tmp)) : NULL);
+	sd_json_key(j, "group_id");
+	if (r->client.server_hello)
+		sd_json_int(j, r->client.group);
+	else
+		sd_json_null(j);
+	sd_json_kbool(j, "hrr", r->client.hrr);
+	sd_json_kbool(j, "handshake_completed", r->client.handshake_done);
+	sd_json_obj_close(j);
+	sd_json_key(j, "flight");
+	sd_json_obj_open(j);
+	sd_json_kint(j, "clienthello_bytes", (long long)r->hello_len);
+	sd_json_kint(j, "handshake_length", (long long)r->hello_len - 4);
+	sd_json_kint(j, "wire_bytes", (long long)r->flight_len);
+	sd_json_kint(j, "records", (long long)r->v.records);
+	sd_json_key(j, "record_lengths");
+	sd_json_arr_open(j);
+	for (size_t i = 0; i < r->nrecords; i++)
+		sd_json_int(j, (long long)r->record_lengths[i]);
+	sd_json_arr_close(j);
+	sd_json_key(j, "segments");
+	sd_json_arr_open(j);
+	for (size_t i = 0; i < r->client.nsegs; i++)
+		if (!r->client.segs[i].retrans)
+			sd_json_int(j, r->client.segs[i].len);
+	sd_json_arr_close(j);
+	sd_json_key(j, "retransmissions");
+	sd_json_arr_open(j);
+	for (size_t i = 0; i < r->client.nsegs; i++) {
+		const struct sd_vd_seg *s = &r->client.segs[i];
+
+		if (!s->retrans)
+			continue;
+		sd_json_obj_open(j);
+		sd_json_kint(j, "offset", s->offset);
+		sd_json_kint(j, "length", s->len);
+		sd_json_obj_close(j);
+	}
+	sd_json_arr_close(j);
+	sd_json_kint(j, "ip_fragments", (long long)r->v.ip_fragments);
+	sd_json_kint(j, "server_mss", r->client.server_mss);
+	sd_json_key(j, "pmtu");
+	sd_json_arr_open(j);
+	for (size_t i = 0; i < r->client.npmtu; i++) {
+		sd_json_obj_open(j);
+		sd_json_kint(j, "mtu", r->client.pmtu[i].mtu);
+		sd_json_kbool(j, "ignored", r->client.pmtu[i].ignored);
+		sd_json_obj_close(j);
+	}
+	sd_json_arr_close(j);
+	sd_json_obj_close(j);
+	sd_json_key(j, "server_report");
+	sd_json_obj_open(j);
+	sd_json_kbool(j, "present", r->server.present);
+	sd_json_key(j, "reads");
+	sd_json_arr_open(j);
+	for (size_t i = 0; i < r->server.nrecvs; i++)
+		sd_json_int(j, r->server.recvs[i]);
+	sd_json_arr_close(j);
+	sd_json_kint(j, "bytes_in", (long long)r->server.bytes_in);
+	sd_json_kbool(j, "hello_complete", r->server.hello_complete);
+	sd_json_kbool(j, "handshake_completed", r->server.handshake_done);
+	sd_json_kstr(j, "group", r->server.group ? group_label(r->server.group, tmp, sizeof(tmp)) : NULL);
+	sd_json_kstr(j, "alert_sent", r->server.alert_sent ? sd_tls_alert_name(r->server.alert_desc) : NULL);
+	sd_json_kint(j, "bytes_out", (long long)r->server.bytes_out);
+	sd_json_kstr(j, "error", r->server.error[0] ? r->server.error : NULL);
+	sd_json_kstr(j, "end", r->conn_present ? sd_server_end_name(r->conn.end) : NULL);
+	sd_json_obj_close(j);
+	sd_json_kint(j, "server_flight_bytes", (long long)r->v.server_flight);
+	sd_json_key(j, "timing_ms");
+	sd_json_obj_open(j);
+	sd_json_key(j, "cell");
+	sd_json_int(j, (long long)(r->t_total_ms + 0.5));
+	sd_json_key(j, "exchange");
+	sd_json_int(j, (long long)(r->t_exchange_ms + 0.5));
+	sd_json_obj_close(j);
+	sd_json_kstr(j, "engine_end", sd_engine_state_name(r->eng.state));
+	sd_json_key(j, "pcaps");
+	if (pcap_dir)
+		sd_json_str(j, pcap_dir);
+	else
+		sd_json_null(j);
+	sd_json_obj_close(j);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	enum { O_SERVER = 256, O_SHAPE, O_IPV6, O_CHAIN, O_SNI, O_SEED, O_EXPECT, O_PCAP, O_KEYLOG,
+	       O_JSON };
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "path", required_argument, NULL, 'P' },
+		{ "server", required_argument, NULL, O_SERVER },
+		{ "shape", required_argument, NULL, O_SHAPE },
+		{ "ipv6", no_argument, NULL, O_IPV6 },
+		{ "chain-size", required_argument, NULL, O_CHAIN },
+		{ "sni", required_argument, NULL, O_SNI },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "expect", required_argument, NULL, O_EXPECT },
+		{ "pcap-dir", required_argument, NULL, O_PCAP },
+		{ "keylog", required_argument, NULL, O_KEYLOG },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *profile_name = NULL, *path_name = NULL, *shape_spec = "", *expect = NULL,
+		   *pcap_dir = NULL, *server_name = "openssl";
+	static struct sd_profile profile;
+	static struct sd_path path;
+	static struct sd_cell_result r;
+	struct sd_hello_opts ho = { 0 };
+	struct sd_lab_opts lo = { 0 };
+	struct sd_cell cell = { 0 };
+	struct sd_lab *lab = NULL;
+	struct sd_buf out = SD_BUF_INIT;
+	enum sd_outcome want = SD_OK;
+	bool json = false, want_any_ok = true, pass;
+	char err[512] = "";
+	long long v;
+	int c, ret, rc = SD_EXIT_INTERNAL;
+
+	sd_shape_init(&cell.shape);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "p:P:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': profile_name = optarg; break;
+		case 'P': path_name = optarg; break;
+		case O_SERVER:
+			if (sd_server_mode_parse(optarg, &lo.server_mode) < 0)
+				return cli_error(SD_EXIT_USAGE, "--server '%s': openssl or single-read", optarg);
+			server_name = optarg;
+			break;
+		case O_SHAPE:
+			shape_spec = optarg;
+			if (sd_shape_parse(optarg, &cell.shape, err, sizeof(err)) < 0)
+				return cli_error(SD_EXIT_USAGE, "--shape: %s", err);
+			break;
+		case O_IPV6: cell.ipv6 = lo.ipv6 = true; break;
+		case O_CHAIN:
+			v = cli_parse_num(optarg, 0, SD_SERVER_MAX_CHAIN);
+			if (v < 0)
+				return cli_error(SD_EXIT_USAGE, "--chain-size '%s': want 0-%u bytes", optarg,
+						 SD_SERVER_MAX_CHAIN);
+			lo.chain_size = (size_t)v;
+			break;
+		case O_SNI:
+			if (strlen(optarg) > 255)
+				return cli_error(SD_EXIT_USAGE, "--sni: longer than 255 bytes");
+			ho.sni = optarg;
+			break;
+		case O_SEED: cell.seed = optarg; break;
+		case O_EXPECT:
+			if (sd_outcome_parse(optarg, &want) < 0)
+				return cli_error(SD_EXIT_USAGE, "--expect '%s': not an outcome (see --help)", optarg);
+			want_any_ok = false;
+			expect = optarg;
+			break;
+		case O_PCAP: pcap_dir = optarg; break;
+		case O_KEYLOG: lo.keylog_path = optarg; break;
+		case O_JSON: json = true; break;
+		case 'h':
+			fputs(run_usage, stdout);
+			return SD_EXIT_OK;
+		default:
+			return cli_error(SD_EXIT_USAGE, "unknown or incomplete option '%s' (see 'shakedown run --help')",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_error(SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (!profile_name || !path_name)
+		return cli_error(SD_EXIT_USAGE, "--profile and --path are required (see 'shakedown run --help')");
+	if ((ret = cli_load_profile(profile_name, &profile)) != 0)
+		return ret;
+	if ((ret = cli_load_path(path_name, &path)) != 0)
+		return ret;
+	if (cell.ipv6) {
+		struct sd_path_error perr;
+
+		if (sd_path_check_ipv6(&path, &perr) < 0)
+			return cli_error(SD_EXIT_USAGE, "--ipv6 with path %s: %s", path.name, perr.msg);
+	}
+	if (geteuid() != 0)
+		return cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
+	cell.profile = &profile;
+	cell.hello_opts = &ho;
+
+	ret = sd_lab_open(&path, &lo, &lab, err, sizeof(err));
+	if (ret < 0) {
+		rc = cli_error(ret == -EPERM ? SD_EXIT_ENV : SD_EXIT_INTERNAL, "%s", err);
+		goto out;
+	}
+	ret = sd_lab_run(lab, &cell, &r, err, sizeof(err));
+	if (ret < 0) {
+		rc = cli_error(ret == -SD_EUNKNOWN || ret == -SD_EVALUE ? SD_EXIT_USAGE : SD_EXIT_INTERNAL,
+			       "%s", err);
+		goto out;
+	}
+	if (pcap_dir && (ret = sd_lab_write_pcaps(lab, &r, pcap_dir, err, sizeof(err))) < 0) {
+		rc = cli_error(SD_EXIT_USAGE, "%s", err);
+		goto out;
+	}
+	pass = want_any_ok ? (r.v.outcome == SD_OK || r.v.outcome == SD_OK_HRR) : r.v.outcome == want;
+	if (r.v.outcome == SD_ERROR)
+		pass = false;
+	if (json) {
+		struct sd_json j;
+
+		sd_json_init(&j, &out, true);
+		cell_json(&j, profile.name, &path, server_name, shape_spec[0] ? shape_spec : "mss",
+			  cell.ipv6, expect ? expect : "ok", pass, &r, pcap_dir);
+	} else {
+		char tmp[32];
+
+		sd_buf_printf(&out, "%s through %s to %s%s%s%s\n", profile.name, path.name, server_name,
+			      cell.ipv6 ? " over IPv6" : "", shape_spec[0] ? ", shape " : "", shape_spec);
+		sd_buf_printf(&out, "  ClientHello %zu bytes in %zu record%s, %zu segment%s:", r.hello_len,
+			      r.v.records, r.v.records == 1 ? "" : "s", r.v.segments,
+			      r.v.segments == 1 ? "" : "s");
+		for (size_t i = 0; i < r.client.nsegs; i++)
+			if (!r.client.segs[i].retrans)
+				sd_buf_printf(&out, " %u", r.client.segs[i].len);
+		if (r.v.ip_fragments)
+			sd_buf_printf(&out, " (%zu IP fragments)", r.v.ip_fragments);
+		sd_buf_printf(&out, "\n\n%s\n", r.ladder);
+		sd_buf_printf(&out, "  outcome   %s%s\n", sd_outcome_name(r.v.outcome),
+			      pass ? "" : expect ? " (expected another)" : " (not ok)");
+		sd_buf_printf(&out, "  evidence  %s\n", r.v.detail);
+		if (r.v.breaking[0])
+			sd_buf_printf(&out, "  breaking  %s\n", r.v.breaking);
+		if (r.client.server_hello)
+			sd_buf_printf(&out, "  group     %s%s%s\n", group_label(r.client.group, tmp, sizeof(tmp)),
+				      r.client.hrr ? " after HelloRetryRequest" : "",
+				      r.client.handshake_done ? ", handshake completed" : "");
+		if (r.client.npmtu)
+			sd_buf_printf(&out, "  pmtu      ICMP said MTU %u%s; %u retransmission%s\n",
+				      r.client.pmtu[0].mtu, r.client.pmtu[0].ignored ? " (ignored: no-pmtud)" : "",
+				      r.eng.retransmits, r.eng.retransmits == 1 ? "" : "s");
+		if (r.server.present) {
+			sd_buf_printf(&out, "  server    read");
+			for (size_t i = 0; i < r.server.nrecvs; i++)
+				sd_buf_printf(&out, " %u", r.server.recvs[i]);
+			sd_buf_printf(&out, " bytes%s%s%s\n", r.server.error[0] ? "; " : "", r.server.error,
+				      r.server.handshake_done ? "; handshake completed" : "");
+		}
+		if (r.v.server_flight)
+			sd_buf_printf(&out, "  flight    %zu bytes from the server reached the client\n",
+				      r.v.server_flight);
+		sd_buf_printf(&out, "  time      %.1f ms (on the wire %.1f ms)\n", r.t_total_ms, r.t_exchange_ms);
+		if (pcap_dir)
+			sd_buf_printf(&out, "  pcaps     %s/\n", pcap_dir);
+	}
+	if (sd_buf_error(&out) < 0 || cli_stdout(&out) < 0) {
+		rc = cli_error(SD_EXIT_INTERNAL, "cannot write the report");
+		goto out;
+	}
+	rc = pass ? SD_EXIT_OK : SD_EXIT_FAIL;
+out:
+	sd_cell_result_free(&r);
+	sd_lab_close(lab);
+	sd_buf_free(&out);
+	return rc;
+}

@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: MIT */
+/* A built path kept ready for cells, and one cell: hello, engine, handshake, verdict. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <pcap/pcap.h>
+
+#include "shakedown/capture.h"
+#include "shakedown/lab.h"
+#include "shakedown/netns.h"
+#include "shakedown/observe.h"
+#include "shakedown/pkt.h"
+#include "shakedown/record.h"
+#include "shakedown/tls.h"
+#include "shakedown/topo.h"
+
+#define SERVER_PORT 443
+
+struct sd_lab {
+	struct sd_path path;
+	struct sd_lab_opts opts;
+	struct sd_topo *topo;
+	struct sd_observer *obs;
+	pcap_t *pcap;                 /* the engine's, on c0 */
+	struct sd_server *server;
+	uint16_t next_port;
+	int obs_node_of[SD_TOPO_MAX_NODES];   /* observer index -> topology node */
+	size_t nobs;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+const struct sd_path *sd_lab_path(const struct sd_lab *lab)
+{
+	return &lab->path;
+}
+
+struct pcap_open {
+	const char *dev;
+	pcap_t *p;
+	char err[PCAP_ERRBUF_SIZE];
+};
+
+static int open_engine_pcap(void *arg)
+{
+	struct pcap_open *o = arg;
+	pcap_t *p = pcap_create(o->dev, o->err);
+
+	if (!p)
+		return -EIO;
+	if (pcap_set_snaplen(p, 65535) || pcap_set_immediate_mode(p, 1) ||
+	    pcap_set_timeout(p, 1) || pcap_set_buffer_size(p, 4 << 20) || pcap_activate(p) < 0 ||
+	    pcap_setnonblock(p, 1, o->err) < 0) {
+		snprintf(o->err, sizeof(o->err), "%s", pcap_geterr(p));
+		pcap_close(p);
+		return -EIO;
+	}
+	/* Only what arrives: the engine knows what it sent. */
+	if (pcap_setdirection(p, PCAP_D_IN) < 0) {
+		snprintf(o->err, sizeof(o->err), "%s", pcap_geterr(p));
+		pcap_close(p);
+		return -EIO;
+	}
+	o->p = p;
+	return 0;
+}
+
+struct server_start {
+	struct sd_server_cfg cfg;
+	struct sd_server *srv;
+};
+
+static int start_server(void *arg)
+{
+	struct server_start *s = arg;
+
+	return sd_server_start(&s->cfg, &s->srv);
+}
+
+struct job {
+	int nsfd;
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+	pthread_t t;
+};
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+
+	j->ret = sd_netns_run(j->nsfd, j->fn, j->arg);
+	return NULL;
+}
+
+static void close_pcap(void *arg)
+{
+	pcap_close(arg);
+}
+
+int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_lab **out,
+		char *err, size_t errlen)
+{
+	struct sd_topo_error terr = { { 0 } };
+	struct sd_lab *lab = calloc(1, sizeof(*lab));
+	struct pcap_open po = { 0 };
+	struct server_start ss = { 0 };
+	struct job jobs[2];
+	int nsfds[SD_TOPO_MAX_NODES];
+	int ret;
+
+	if (!lab)
+		return -ENOMEM;
+	lab->path = *p;
+	lab->opts = *o;
+	lab->next_port = 40000;
+	ret = sd_topo_open(p, o->ipv6 ? 0 : SD_TOPO_NO_IPV6, &lab->topo, &terr);
+	if (ret < 0) {
+		snprintf(err, errlen, "building path %s: %s: %s", p->name, terr.step, sd_strerror(ret));
+		goto fail;
+	}
+	/* The engine's handle and the server start while the capture
+	 * threads open theirs: each socket's setup waits on the kernel. */
+	po.dev = lab->topo->client_ifname;
+	ss.cfg.family = o->ipv6 ? 10 /* AF_INET6 */ : 2 /* AF_INET */;
+	ss.cfg.addr = o->ipv6 ? "::" : "0.0.0.0";
+	ss.cfg.port = SERVER_PORT;
+	ss.cfg.mode = o->server_mode;
+	ss.cfg.chain_size = o->chain_size;
+	ss.cfg.keylog_path = o->keylog_path;
+	ss.cfg.idle_timeout_ms = 3000;
+	jobs[0] = (struct job){ .nsfd = lab->topo->client_ns, .fn = open_engine_pcap, .arg = &po };
+	jobs[1] = (struct job){ .nsfd = lab->topo->server_ns, .fn = start_server, .arg = &ss };
+	for (int i = 0; i < 2; i++)
+		if ((ret = -pthread_create(&jobs[i].t, NULL, job_main, &jobs[i])) < 0) {
+			for (int k = 0; k < i; k++)
+				pthread_join(jobs[k].t, NULL);
+			snprintf(err, errlen, "starting threads: %s", sd_strerror(ret));
+			if (po.p)
+				pcap_close(po.p);
+			sd_server_stop(ss.srv);
+			goto fail;
+		}
+	for (size_t n = 1; n < lab->topo->nnodes; n++) {
+		lab->obs_node_of[lab->nobs] = (int)n;
+		nsfds[lab->nobs++] = lab->topo->node[n].nsfd;
+	}
+	{
+		char oerr[256] = "";
+
+		ret = sd_observer_open(nsfds, lab->nobs, oerr, sizeof(oerr), &lab->obs);
+		if (ret < 0)
+			snprintf(err, errlen, "starting captures: %s", oerr[0] ? oerr : sd_strerror(ret));
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(jobs[i].t, NULL);
+	lab->pcap = po.p;
+	lab->server = ss.srv;
+	if (ret < 0)
+		goto fail;
+	if (jobs[0].ret < 0) {
+		ret = jobs[0].ret;
+		snprintf(err, errlen, "opening the client engine's capture on %s: %s", po.dev, po.err);
+		goto fail;
+	}
+	if (jobs[1].ret < 0) {
+		ret = jobs[1].ret;
+		snprintf(err, errlen, "starting the TLS server: %s", sd_strerror(ret));
+		goto fail;
+	}
+	*out = lab;
+	return 0;
+fail:
+	sd_lab_close(lab);
+	return ret;
+}
+
+void sd_lab_close(struct sd_lab *lab)
+{
+	pthread_t t;
+	bool closing = false;
+
+	if (!lab)
+		return;
+	/* Closing AF_PACKET sockets waits an RCU grace period each: the
+	 * engine's handle goes in a thread while the captures close. */
+	if (lab->pcap) {
+		closing = pthread_create(&t, NULL, (void *(*)(void *))(void (*)(void))close_pcap,
+					 lab->pcap) == 0;
+		if (!closing)
+			pcap_close(lab->pcap);
+	}
+	sd_observer_close(lab->obs);
+	sd_server_stop(lab->server);
+	if (closing)
+		pthread_join(t, NULL);
+	sd_topo_close(lab->topo);
+	free(lab);
+}
+
+/* ---- one cell ----------------------------------------------------------- */
+
+struct cellctx {
+	struct sd_session sess;
+	bool done_sent;
+};
+
+static int on_data(void *ctx, const uint8_t *stream, size_t len, struct sd_buf *out)
+{
+	struct cellctx *c = ctx;
+	enum sd_sess_state st;
+
+	if (c->sess.state == SD_SESS_DONE)
+		return SD_APP_DONE;  /* the server went on after our Finished (tickets) */
+	st = sd_session_feed(&c->sess, stream, len, out);
+	if (st == SD_SESS_FAILED)
+		return SD_APP_FAIL;
+	/* After the client Finished, wait for the server's next move or the
+	 * idle period, so the Finished is read before the connection ends. */
+	return SD_APP_MORE;
+}
+
+struct engine_job {
+	pcap_t *p;
+	struct sd_engine_config cfg;
+	struct sd_engine_result *res;
+};
+
+static int run_engine(void *arg)
+{
+	struct engine_job *j = arg;
+
+	return sd_engine_run(j->p, &j->cfg, j->res);
+}
+
+/* Stream offset of message offset m, with records of size rec (0: one). */
+static size_t stream_offset(size_t m, size_t rec)
+{
+	if (!rec)
+		return m + SD_RECORD_HDR;
+	return m + SD_RECORD_HDR * (m / rec + 1);
+}
+
+/* Resolves split@FIELD names against the ClientHello. */
+static int resolve_splits(const struct sd_shape *sh, const uint8_t *msg, size_t len, size_t *offs,
+			  size_t *n, char *err, size_t errlen)
+{
+	static struct sd_hello h;
+	int ret = sd_hello_parse(msg, len, &h);
+
+	*n = 0;
+	if (ret < 0) {
+		snprintf(err, errlen, "the ClientHello does not parse: %s", sd_strerror(ret));
+		return ret;
+	}
+	for (size_t i = 0; i < sh->nsplit; i++) {
+		const char *f = sh->split[i].field;
+		long long m = -1;
+		uint16_t t, g;
+		const char *dot;
+
+		if (!f[0])
+			continue;
+		dot = strchr(f, '.');
+		if (!strcmp(f, "random"))
+			m = (long long)h.random_span.offset;
+		else if (!strcmp(f, "legacy_session_id") || !strcmp(f, "session_id"))
+			m = (long long)h.session_id.offset - 1;
+		else if (!strcmp(f, "cipher_suites"))
+			m = (long long)h.ciphers_span.offset;
+		else if (!strcmp(f, "extensions"))
+			m = (long long)h.exts_span.offset;
+		else if (dot && !strncmp(f, "key_share.", 10) &&
+			 sd_tls_lookup(SD_TLS_GROUP, dot + 1, &g) == 0) {
+			for (size_t k = 0; k < h.nshares; k++)
+				if (h.shares[k].group == g)
+					m = (long long)h.shares[k].offset;
+		} else if (!dot && sd_tls_lookup(SD_TLS_EXT, f, &t) == 0) {
+			const struct sd_ext_view *e = sd_hello_ext(&h, t);
+
+			if (e)
+				m = (long long)e->offset;
+		} else {
+			snprintf(err, errlen, "split@%s: not a ClientHello field (an extension name, key_share.GROUP, random, cipher_suites)", f);
+			return -SD_EUNKNOWN;
+		}
+		if (m < 0) {
+			snprintf(err, errlen, "split@%s: this ClientHello has no such field", f);
+			return -SD_EUNKNOWN;
+		}
+		offs[(*n)++] = (size_t)m;
+	}
+	return 0;
+}
+
+static enum sd_vd_end map_end(enum sd_engine_state s)
+{
+	switch (s) {
+	case SD_ENGINE_DONE: return SD_VD_END_DONE;
+	case SD_ENGINE_RESET: return SD_VD_END_RESET;
+	case SD_ENGINE_CLOSED: return SD_VD_END_CLOSED;
+	case SD_ENGINE_STALL: return SD_VD_END_STALL;
+	case SD_ENGINE_REFUSED: return SD_VD_END_REFUSED;
+	case SD_ENGINE_APP_FAIL: return SD_VD_END_APP_FAIL;
+	case SD_ENGINE_ERROR: return SD_VD_END_ERROR;
+	}
+	return SD_VD_END_ERROR;
+}
+
+/* Where a capture thread's namespace sits on the path. */
+static void place(const struct sd_lab *lab, const struct sd_obs_pkt *op, struct sd_vd_pkt *vp)
+{
+	const struct sd_topo *t = lab->topo;
+	int node = lab->obs_node_of[op->node];   /* topology node: 1..N hops, N+1 server */
+	size_t nh = t->nnodes - 2;
+
+	vp->node = node - 1;                     /* verdict: hops 0..N-1, server N */
+	vp->out = op->pkttype == SD_PKTTYPE_OUTGOING;
+	if ((size_t)node == nh + 1) {
+		vp->side = 0;
+		return;
+	}
+	/* Hop k's left end is the right end of link k-1. */
+	vp->side = (int)op->ifindex == t->link[node - 1].end[SD_TOPO_RIGHT].ifindex ? 0 : 1;
+}
+
+int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_result *r,
+	       char *err, size_t errlen)
+{
+	static struct sd_hello_state st;
+	static struct sd_hello hello;
+	const struct sd_topo *t = lab->topo;
+	struct sd_buf ch = SD_BUF_INIT, flight = SD_BUF_INIT;
+	struct cellctx cc;
+	struct engine_job ej;
+	struct sd_rng rng;
+	struct sd_vd_input in;
+	const struct sd_obs_pkt *op;
+	size_t nop, splits[SD_SHAPE_MAX_SPLITS], nsplits = 0, rec;
+	double t0 = now_ms();
+	uint8_t key[16];
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	memset(&cc, 0, sizeof(cc));
+	if (cell->ipv6 && !lab->opts.ipv6) {
+		snprintf(err, errlen, "the lab was built without IPv6");
+		return -SD_EVALUE;
+	}
+	ret = cell->seed ? sd_rng_seed(&rng, cell->seed) : sd_rng_fresh(&rng);
+	if (ret < 0) {
+		snprintf(err, errlen, "seeding: %s", sd_strerror(ret));
+		return ret;
+	}
+	snprintf(r->seed, sizeof(r->seed), "%s", rng.seed);
+	ret = sd_hello_build(cell->profile, cell->hello_opts, &rng, &st, &ch);
+	if (ret < 0) {
+		snprintf(err, errlen, "building the ClientHello: %s", sd_strerror(ret));
+		goto out;
+	}
+	rec = cell->shape.records;
+	{
+		size_t size = rec ? rec : SD_RECORD_PLAIN_MAX;
+
+		ret = sd_record_build(&flight, SD_CT_HANDSHAKE, cell->profile->record_version, ch.data,
+				      ch.len, &size, 1);
+		if (ret < 0) {
+			snprintf(err, errlen, "building records: %s", sd_strerror(ret));
+			goto out;
+		}
+	}
+	{
+		size_t moffs[SD_SHAPE_MAX_SPLITS], n;
+
+		ret = resolve_splits(&cell->shape, ch.data, ch.len, moffs, &n, err, errlen);
+		if (ret < 0)
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			splits[nsplits++] = stream_offset(moffs[i], rec);
+	}
+	(void)!sd_hello_parse(ch.data, ch.len, &hello);
+	r->hello = malloc(ch.len);
+	r->flight = malloc(flight.len);
+	if (!r->hello || !r->flight) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(r->hello, ch.data, ch.len);
+	r->hello_len = ch.len;
+	memcpy(r->flight, flight.data, flight.len);
+	r->flight_len = flight.len;
+	for (size_t left = ch.len; left && r->nrecords < 64;) {
+		size_t n = rec && rec < left ? rec : left;
+
+		if (!rec && n > SD_RECORD_PLAIN_MAX)
+			n = SD_RECORD_PLAIN_MAX;
+		r->record_lengths[r->nrecords++] = n;
+		left -= n;
+	}
+
+	sd_session_init(&cc.sess);
+	cc.sess.profile = cell->profile;
+	cc.sess.opts = cell->hello_opts;
+	cc.sess.rng = &rng;
+	cc.sess.hs = &st;
+	cc.sess.ch1 = ch.data;
+	cc.sess.ch1_len = ch.len;
+	cc.sess.records = rec;
+
+	memset(&ej, 0, sizeof(ej));
+	ej.p = lab->pcap;
+	ej.res = &r->eng;
+	sd_engine_config_init(&ej.cfg);
+	ej.cfg.family = cell->ipv6 ? 6 : 4;
+	memcpy(ej.cfg.src_mac, t->client_mac, 6);
+	memcpy(ej.cfg.dst_mac, t->gateway_mac, 6);
+	if (cell->ipv6) {
+		memcpy(ej.cfg.src, t->engine6, 16);
+		memcpy(ej.cfg.dst, t->server6, 16);
+	} else {
+		memcpy(ej.cfg.src, t->engine4, 4);
+		memcpy(ej.cfg.dst, t->server4, 4);
+	}
+	r->sport = lab->next_port++;
+	if (lab->next_port < 40000)
+		lab->next_port = 40000;
+	ej.cfg.sport = r->sport;
+	ej.cfg.dport = SERVER_PORT;
+	ej.cfg.mtu = (uint16_t)t->link[0].mtu;
+	if ((ret = sd_rng_bytes(&rng, key, 4)) < 0)
+		goto out;
+	ej.cfg.isn = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
+	ej.cfg.flight = flight.data;
+	ej.cfg.flight_len = flight.len;
+	ej.cfg.shape = cell->shape;
+	ej.cfg.splits = splits;
+	ej.cfg.nsplits = nsplits;
+	ej.cfg.idle_ms = 150;
+	ej.cfg.on_data = on_data;
+	ej.cfg.ctx = &cc;
+
+	sd_observer_reset(lab->obs);
+	{
+		double te = now_ms();
+
+		ret = sd_netns_run(t->client_ns, run_engine, &ej);
+		r->t_exchange_ms = now_ms() - te;
+	}
+	if (ret < 0 && r->eng.state != SD_ENGINE_ERROR) {
+		snprintf(err, errlen, "client engine: %s", sd_strerror(ret));
+		goto out;
+	}
+
+	/* What the server saw of this connection. */
+	{
+		uint8_t a[16];
+
+		if (cell->ipv6)
+			memcpy(a, t->engine6, 16);
+		else
+			sd_server_addr_v4(t->engine4, a);
+		ret = sd_server_report(lab->server, a, r->sport, 300, &r->conn);
+		r->conn_present = ret >= 0 || ret == -ETIMEDOUT;
+	}
+
+	/* The client's side of the verdict. */
+	{
+		struct sd_vd_client *c = &r->client;
+		const struct sd_engine_result *e = &r->eng;
+
+		c->end = map_end(e->state);
+		if (cc.sess.state == SD_SESS_DONE && (e->state == SD_ENGINE_STALL ||
+						      e->state == SD_ENGINE_DONE ||
+						      e->state == SD_ENGINE_CLOSED))
+			c->end = SD_VD_END_DONE;
+		if (cc.sess.cannot_verify && cc.sess.server_hello)
+			c->end = SD_VD_END_DONE;
+		snprintf(c->why, sizeof(c->why), "%s%s%s", e->reason ? e->reason : "",
+			 cc.sess.why[0] ? "; " : "", cc.sess.why);
+		c->hrr = cc.sess.hrr;
+		c->server_hello = cc.sess.server_hello;
+		c->handshake_done = cc.sess.state == SD_SESS_DONE;
+		c->group = cc.sess.group;
+		c->alert = cc.sess.alert;
+		c->alert_level = cc.sess.alert_level;
+		c->alert_desc = cc.sess.alert_desc;
+		c->server_mss = e->server_mss;
+		/* Bytes of the first flight the server acknowledged. */
+		c->acked = (uint32_t)(e->acked < flight.len ? e->acked : flight.len);
+		for (size_t i = 0; i < e->nseg && c->nsegs < SD_VD_MAX_SEGS; i++) {
+			struct sd_vd_seg *s = &c->segs[c->nsegs++];
+
+			s->offset = e->seg[i].off;
+			s->len = e->seg[i].len;
+			s->ip_len = e->seg[i].ip_len;
+			s->frags = e->seg[i].nfrags;
+			s->retrans = e->seg[i].flags & (SD_SEG_RETX | SD_SEG_DUP);
+			/* Only the first flight (the ClientHello) counts here. */
+			if (s->offset >= flight.len)
+				c->nsegs--;
+		}
+		for (size_t i = 0; i < e->npmtu && c->npmtu < 8; i++) {
+			struct sd_vd_pmtu *pm = &c->pmtu[c->npmtu++];
+
+			pm->mtu = e->pmtu[i].reported;
+			memcpy(pm->from, e->pmtu[i].from, 16);
+			pm->ignored = cell->shape.no_pmtud;
+			pm->t_us = (uint32_t)(e->pmtu[i].t_ms * 1000);
+		}
+		c->server_bytes = e->server_len;
+		c->t_end_us = (uint32_t)(e->t_end * 1000);
+		if (cc.sess.hrr)
+			r->hello2_len = cc.sess.ch2.len;
+	}
+	if (r->conn_present) {
+		struct sd_vd_server *s = &r->server;
+		const struct sd_server_conn *k = &r->conn;
+
+		s->present = true;
+		for (size_t i = 0; i < k->nreads && i < SD_VD_MAX_RECV; i++)
+			s->recvs[s->nrecvs++] = k->read_len[i];
+		s->bytes_in = k->bytes_in;
+		s->hello_complete = k->hello_complete;
+		s->handshake_done = k->handshake_done;
+		s->group = k->group;
+		s->hrr_sent = k->hrr;
+		s->alert_sent = k->alert_sent;
+		s->alert_desc = k->alert_sent_desc;
+		s->rst_sent = k->end == SD_END_SERVER_RST;
+		s->fin_sent = k->end == SD_END_SERVER_FIN;
+		s->bytes_out = k->bytes_out;
+		snprintf(s->error, sizeof(s->error), "%s", k->error);
+	}
+
+	/* Every hop's captures of this cell. */
+	ret = sd_observer_sync(lab->obs, &op, &nop);
+	if (ret < 0) {
+		snprintf(err, errlen, "reading captures: %s", sd_strerror(ret));
+		goto out;
+	}
+	if (nop > SD_CELL_MAX_PKTS)
+		nop = SD_CELL_MAX_PKTS;
+	{
+		size_t bytes = 0, off = 0;
+
+		for (size_t i = 0; i < nop; i++)
+			bytes += op[i].len;
+		r->pkts = calloc(nop ? nop : 1, sizeof(*r->pkts));
+		r->pkt_bytes = malloc(bytes ? bytes : 1);
+		if (!r->pkts || !r->pkt_bytes) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < nop; i++) {
+			struct sd_vd_pkt *vp = &r->pkts[r->npkts++];
+
+			memcpy(r->pkt_bytes + off, op[i].data, op[i].len);
+			vp->frame = r->pkt_bytes + off;
+			vp->len = op[i].len;
+			vp->ts_ns = op[i].ts_ns;
+			place(lab, &op[i], vp);
+			off += op[i].len;
+		}
+	}
+
+	memset(&in, 0, sizeof(in));
+	in.nhops = lab->path.nhops;
+	for (size_t i = 0; i < in.nhops && i < SD_VD_MAX_HOPS; i++)
+		snprintf(in.hop_names[i], sizeof(in.hop_names[i]), "%s", lab->path.hop[i].name);
+	for (size_t i = 0; i <= in.nhops && i <= SD_VD_MAX_HOPS; i++)
+		in.link_mtu[i] = t->link[i].mtu;
+	in.family = cell->ipv6 ? 6 : 4;
+	memcpy(in.client_addr, ej.cfg.src, 16);
+	memcpy(in.server_addr, ej.cfg.dst, 16);
+	in.client_port = r->sport;
+	in.server_port = SERVER_PORT;
+	in.flight = r->flight;
+	in.flight_len = r->flight_len;
+	in.hello = &hello;
+	in.ipfrag = cell->shape.ipfrag != 0;
+	in.client = &r->client;
+	in.server = &r->server;
+	in.pkts = r->pkts;
+	in.npkts = r->npkts;
+	sd_verdict_judge(&in, &r->v);
+	sd_verdict_ladder(&in, r->ladder, sizeof(r->ladder));
+	r->t_total_ms = now_ms() - t0;
+	ret = 0;
+out:
+	sd_session_free(&cc.sess);
+	sd_hello_state_clear(&st);
+	sd_buf_free(&ch);
+	sd_buf_free(&flight);
+	return ret;
+}
+
+void sd_cell_result_free(struct sd_cell_result *r)
+{
+	sd_engine_result_free(&r->eng);
+	free(r->flight);
+	free(r->hello);
+	free(r->pkts);
+	free(r->pkt_bytes);
+	r->flight = r->hello = r->pkt_bytes = NULL;
+	r->pkts = NULL;
+}
+
+int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r, const char *dir,
+		       char *err, size_t errlen)
+{
+	const struct sd_topo *t = lab->topo;
+	int ret = 0;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	/* One file per interface: hop k's left and right, and the server's s0;
+	 * the client's c0 sees exactly what hop 1's left end sees. */
+	for (size_t node = 1; node < t->nnodes; node++) {
+		for (int side = 0; side < 2; side++) {
+			struct sd_buf b = SD_BUF_INIT;
+			const struct sd_topo_end *e;
+			char path[4096];
+			FILE *f;
+
+			if (node == t->nnodes - 1 && side == 1)
+				break;
+			e = side == 0 ? &t->link[node - 1].end[SD_TOPO_RIGHT] :
+					&t->link[node].end[SD_TOPO_LEFT];
+			if ((ret = sd_pcap_write_header(&b, SD_LINKTYPE_LINUX_SLL2, 65535)) < 0)
+				goto next;
+			for (size_t i = 0; i < r->npkts; i++) {
+				const struct sd_vd_pkt *p = &r->pkts[i];
+
+				if (p->node != (int)node - 1 || p->side != side)
+					continue;
+				if ((ret = sd_pcap_write_packet(&b, p->ts_ns, p->frame,
+								(uint32_t)p->len)) < 0)
+					goto next;
+			}
+			snprintf(path, sizeof(path), "%s/%s-%s.pcap", dir, t->node[node].name, e->ifname);
+			f = fopen(path, "wbe");
+			if (!f || fwrite(b.data, 1, b.len, f) != b.len) {
+				snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+				ret = -errno;
+			}
+			if (f && fclose(f) != 0 && !ret)
+				ret = -errno;
+next:
+			sd_buf_free(&b);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
