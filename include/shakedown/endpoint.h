@@ -125,7 +125,9 @@ struct sd_server_conn {
 	uint8_t alert_sent_level, alert_sent_desc;
 	uint8_t alert_recv_level, alert_recv_desc;
 	char error[256];          /* OpenSSL's error string, or the give-up reason */
-	uint64_t bytes_out;       /* everything written to the socket */
+	uint64_t bytes_out;       /* everything written to the socket: flights,
+				   * alerts, the NewSessionTicket after the
+				   * client's Finished, close_notify */
 	uint32_t hrr_bytes;       /* of which the HelloRetryRequest flight */
 	uint32_t flight_bytes;    /* of which ServerHello..Finished */
 	uint64_t app_bytes_in;    /* application data decrypted after the handshake */

@@ -195,7 +195,11 @@ int cmd_hello(int argc, char **argv)
 						 "--records '%s': want comma-separated sizes of 1-16384 bytes",
 						 optarg);
 			break;
-		case O_SEED: seed = optarg; break;
+		case O_SEED:
+			if (!*optarg || strlen(optarg) > 79)
+				return cli_error(SD_EXIT_USAGE, "--seed: want 1-79 characters");
+			seed = optarg;
+			break;
 		case O_JSON: json = true; break;
 		case 'h':
 			fputs(hello_usage, stdout);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -37,6 +38,8 @@ static const char run_usage[] =
 	"      --expect OUTCOME outcome that counts as a pass (default: ok or ok-hrr)\n"
 	"      --pcap-dir DIR   write one pcap per interface (Wireshark reads them)\n"
 	"      --keylog FILE    NSS key log of the server, so Wireshark decrypts the pcaps\n"
+	"      --repeat N       run the cell N times on the same built path and report\n"
+	"                       the outcomes and cell times (a flake and speed check)\n"
 	"      --json           print the cell as JSON (docs/json.md)\n"
 	"  -h, --help           this help\n"
 	"\n"
@@ -79,6 +82,14 @@ int cli_load_path(const char *name, struct sd_path *p)
 	if (ret < 0)
 		return cli_error(SD_EXIT_INTERNAL, "built-in path %s:%d: %s", name, err.line, err.msg);
 	return 0;
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static const char *group_label(uint16_t g, char *tmp, size_t n)
@@ -195,10 +206,98 @@ static void cell_json(struct sd_json *j, const char *profile, const struct sd_pa
 	sd_json_obj_close(j);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The same cell again and again on one built path: outcomes and times. */
+static int run_repeat(struct sd_lab *lab, const struct sd_cell *cell, size_t n, bool any_ok,
+		      enum sd_outcome want, bool json, struct sd_buf *out)
+{
+	static struct sd_cell_result r;
+	size_t counts[SD_OUTCOME_MAX] = { 0 }, failed = 0;
+	double *cell_ms = calloc(n, sizeof(double)), *wire_ms = calloc(n, sizeof(double));
+	char err[512];
+	int rc = SD_EXIT_OK;
+
+	if (!cell_ms || !wire_ms) {
+		free(cell_ms);
+		free(wire_ms);
+		return cli_error(SD_EXIT_INTERNAL, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sd_cell c = *cell;
+		char seed[96];
+		bool pass;
+
+		/* Each repetition is a distinct, reproducible hello. */
+		if (cell->seed) {
+			snprintf(seed, sizeof(seed), "%s/%zu", cell->seed, i);
+			c.seed = seed;
+		}
+		if (sd_lab_run(lab, &c, &r, err, sizeof(err)) < 0) {
+			sd_cell_result_free(&r);
+			rc = cli_error(SD_EXIT_INTERNAL, "cell %zu: %s", i + 1, err);
+			goto out;
+		}
+		counts[r.v.outcome]++;
+		cell_ms[i] = r.t_total_ms;
+		wire_ms[i] = r.t_exchange_ms;
+		pass = any_ok ? (r.v.outcome == SD_OK || r.v.outcome == SD_OK_HRR) : r.v.outcome == want;
+		if (!pass)
+			failed++;
+		sd_cell_result_free(&r);
+	}
+	qsort(cell_ms, n, sizeof(double), cmp_double);
+	qsort(wire_ms, n, sizeof(double), cmp_double);
+	if (json) {
+		struct sd_json j;
+
+		sd_json_init(&j, out, true);
+		sd_json_obj_open(&j);
+		sd_json_kint(&j, "cells", (long long)n);
+		sd_json_kint(&j, "failed", (long long)failed);
+		sd_json_key(&j, "outcomes");
+		sd_json_obj_open(&j);
+		for (int o = 0; o < SD_OUTCOME_MAX; o++)
+			if (counts[o])
+				sd_json_kint(&j, sd_outcome_name((enum sd_outcome)o), (long long)counts[o]);
+		sd_json_obj_close(&j);
+		sd_json_key(&j, "cell_us");
+		sd_json_obj_open(&j);
+		sd_json_kint(&j, "median", (long long)(cell_ms[n / 2] * 1000));
+		sd_json_kint(&j, "p90", (long long)(cell_ms[n * 9 / 10] * 1000));
+		sd_json_kint(&j, "max", (long long)(cell_ms[n - 1] * 1000));
+		sd_json_obj_close(&j);
+		sd_json_key(&j, "exchange_us");
+		sd_json_obj_open(&j);
+		sd_json_kint(&j, "median", (long long)(wire_ms[n / 2] * 1000));
+		sd_json_kint(&j, "p90", (long long)(wire_ms[n * 9 / 10] * 1000));
+		sd_json_obj_close(&j);
+		sd_json_obj_close(&j);
+	} else {
+		sd_buf_printf(out, "%zu cells:", n);
+		for (int o = 0; o < SD_OUTCOME_MAX; o++)
+			if (counts[o])
+				sd_buf_printf(out, " %s %zu", sd_outcome_name((enum sd_outcome)o), counts[o]);
+		sd_buf_printf(out, "; %zu missed the expectation\n", failed);
+		sd_buf_printf(out, "cell time median %.2f ms, p90 %.2f ms, max %.2f ms (on the wire median %.2f ms)\n",
+			      cell_ms[n / 2], cell_ms[n * 9 / 10], cell_ms[n - 1], wire_ms[n / 2]);
+	}
+	rc = failed ? SD_EXIT_FAIL : SD_EXIT_OK;
+out:
+	free(cell_ms);
+	free(wire_ms);
+	return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_SHAPE, O_IPV6, O_CHAIN, O_SNI, O_SEED, O_EXPECT, O_PCAP, O_KEYLOG,
-	       O_JSON };
+	       O_JSON, O_REPEAT };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "path", required_argument, NULL, 'P' },
@@ -212,6 +311,7 @@ int cmd_run(int argc, char **argv)
 		{ "pcap-dir", required_argument, NULL, O_PCAP },
 		{ "keylog", required_argument, NULL, O_KEYLOG },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "repeat", required_argument, NULL, O_REPEAT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -228,7 +328,8 @@ int cmd_run(int argc, char **argv)
 	enum sd_outcome want = SD_OK;
 	bool json = false, want_any_ok = true, pass;
 	char err[512] = "";
-	long long v;
+	long long v, repeat = 1;
+	double t_open = 0, t_close = 0;
 	int c, ret, rc = SD_EXIT_INTERNAL;
 
 	sd_shape_init(&cell.shape);
@@ -261,7 +362,12 @@ int cmd_run(int argc, char **argv)
 				return cli_error(SD_EXIT_USAGE, "--sni: longer than 255 bytes");
 			ho.sni = optarg;
 			break;
-		case O_SEED: cell.seed = optarg; break;
+		case O_SEED:
+			/* --repeat adds "/N" to it: keep room. */
+			if (!*optarg || strlen(optarg) > 72)
+				return cli_error(SD_EXIT_USAGE, "--seed: want 1-72 characters");
+			cell.seed = optarg;
+			break;
 		case O_EXPECT:
 			if (sd_outcome_parse(optarg, &want) < 0)
 				return cli_error(SD_EXIT_USAGE, "--expect '%s': not an outcome (see --help)", optarg);
@@ -271,6 +377,11 @@ int cmd_run(int argc, char **argv)
 		case O_PCAP: pcap_dir = optarg; break;
 		case O_KEYLOG: lo.keylog_path = optarg; break;
 		case O_JSON: json = true; break;
+		case O_REPEAT:
+			repeat = cli_parse_num(optarg, 1, 100000);
+			if (repeat < 0)
+				return cli_error(SD_EXIT_USAGE, "--repeat '%s': want 1-100000", optarg);
+			break;
 		case 'h':
 			fputs(run_usage, stdout);
 			return SD_EXIT_OK;
@@ -298,9 +409,17 @@ int cmd_run(int argc, char **argv)
 	cell.profile = &profile;
 	cell.hello_opts = &ho;
 
+	t_open = mono_ms();
 	ret = sd_lab_open(&path, &lo, &lab, err, sizeof(err));
+	t_open = mono_ms() - t_open;
 	if (ret < 0) {
 		rc = cli_error(ret == -EPERM ? SD_EXIT_ENV : SD_EXIT_INTERNAL, "%s", err);
+		goto out;
+	}
+	if (repeat > 1) {
+		rc = run_repeat(lab, &cell, (size_t)repeat, want_any_ok, want, json, &out);
+		if (sd_buf_error(&out) < 0 || cli_stdout(&out) < 0)
+			rc = cli_error(SD_EXIT_INTERNAL, "cannot write the report");
 		goto out;
 	}
 	ret = sd_lab_run(lab, &cell, &r, err, sizeof(err));
@@ -370,7 +489,12 @@ int cmd_run(int argc, char **argv)
 	rc = pass ? SD_EXIT_OK : SD_EXIT_FAIL;
 out:
 	sd_cell_result_free(&r);
+	t_close = mono_ms();
 	sd_lab_close(lab);
+	t_close = mono_ms() - t_close;
+	if (getenv("SHAKEDOWN_TIMING"))
+		fprintf(stderr, "timing: lab open %.1f ms, cell %.1f ms, lab close %.1f ms\n", t_open,
+			r.t_total_ms, t_close);
 	sd_buf_free(&out);
 	return rc;
 }

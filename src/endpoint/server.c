@@ -918,6 +918,7 @@ static int calibrate(SSL_CTX *cctx, SSL_CTX *sctx, size_t *flight)
 	SSL_set_connect_state(cl);
 	SSL_set_accept_state(sv);
 	for (int round = 0; round < 8 && !(cdone && sdone); round++) {
+		size_t n;
 		int r;
 
 		if (!cdone) {
@@ -935,7 +936,11 @@ static int calibrate(SSL_CTX *cctx, SSL_CTX *sctx, size_t *flight)
 			else if (SSL_get_error(sv, r) != SSL_ERROR_WANT_READ)
 				goto out;
 		}
-		sent += pump(s_out, c_in);
+		/* What the server writes once it has the client's Finished
+		 * (its NewSessionTicket) is not part of the flight. */
+		n = pump(s_out, c_in);
+		if (!sdone)
+			sent += n;
 	}
 	if (!cdone || !sdone)
 		goto out;
@@ -1078,9 +1083,12 @@ static int make_ctx(struct sd_server *srv, size_t chain_size)
 	    SSL_CTX_use_PrivateKey(srv->ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(srv->ctx) != 1)
 		goto out;
-	/* No tickets, no cache: the flight ends at Finished and every
-	 * connection is a full handshake (RFC 8446 §4.6.1 tickets are optional). */
-	if (!SSL_CTX_set_num_tickets(srv->ctx, 0))
+	/* One ticket, sent once the client's Finished is read, as most
+	 * servers do: it tells the client at once that its Finished arrived
+	 * (else the client must wait out an idle period before it may close).
+	 * It follows the server flight, so flight sizes are unaffected; no
+	 * cache, so every connection is a full handshake. */
+	if (!SSL_CTX_set_num_tickets(srv->ctx, 1))
 		goto out;
 	SSL_CTX_set_session_cache_mode(srv->ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(srv->ctx, SSL_VERIFY_NONE, NULL);

@@ -61,7 +61,7 @@ static int open_engine_pcap(void *arg)
 	if (!p)
 		return -EIO;
 	if (pcap_set_snaplen(p, 65535) || pcap_set_immediate_mode(p, 1) ||
-	    pcap_set_timeout(p, 1) || pcap_set_buffer_size(p, 4 << 20) || pcap_activate(p) < 0 ||
+	    pcap_set_timeout(p, 1) || pcap_activate(p) < 0 ||
 	    pcap_setnonblock(p, 1, o->err) < 0) {
 		snprintf(o->err, sizeof(o->err), "%s", pcap_geterr(p));
 		pcap_close(p);
@@ -126,7 +126,10 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	lab->path = *p;
 	lab->opts = *o;
 	lab->next_port = 40000;
+	double t0 = now_ms(), t1, t2, t3;
+
 	ret = sd_topo_open(p, o->ipv6 ? 0 : SD_TOPO_NO_IPV6, &lab->topo, &terr);
+	t1 = now_ms();
 	if (ret < 0) {
 		snprintf(err, errlen, "building path %s: %s: %s", p->name, terr.step, sd_strerror(ret));
 		goto fail;
@@ -164,8 +167,13 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 		if (ret < 0)
 			snprintf(err, errlen, "starting captures: %s", oerr[0] ? oerr : sd_strerror(ret));
 	}
+	t2 = now_ms();
 	for (int i = 0; i < 2; i++)
 		pthread_join(jobs[i].t, NULL);
+	t3 = now_ms();
+	if (getenv("SHAKEDOWN_TIMING"))
+		fprintf(stderr, "timing: topo %.1f ms, captures %.1f ms, engine pcap + server %.1f ms more\n",
+			t1 - t0, t2 - t1, t3 - t2);
 	lab->pcap = po.p;
 	lab->server = ss.srv;
 	if (ret < 0)
@@ -223,13 +231,13 @@ static int on_data(void *ctx, const uint8_t *stream, size_t len, struct sd_buf *
 	enum sd_sess_state st;
 
 	if (c->sess.state == SD_SESS_DONE)
-		return SD_APP_DONE;  /* the server went on after our Finished (tickets) */
+		return SD_APP_DONE;
 	st = sd_session_feed(&c->sess, stream, len, out);
 	if (st == SD_SESS_FAILED)
 		return SD_APP_FAIL;
-	/* After the client Finished, wait for the server's next move or the
-	 * idle period, so the Finished is read before the connection ends. */
-	return SD_APP_MORE;
+	/* With the client Finished in out: done, and the engine (drain_on_done)
+	 * closes once the server has acknowledged it. */
+	return st == SD_SESS_DONE ? SD_APP_DONE : SD_APP_MORE;
 }
 
 struct engine_job {
@@ -448,6 +456,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	ej.cfg.splits = splits;
 	ej.cfg.nsplits = nsplits;
 	ej.cfg.idle_ms = 150;
+	ej.cfg.drain_on_done = true;
 	ej.cfg.on_data = on_data;
 	ej.cfg.ctx = &cc;
 
@@ -519,7 +528,9 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 			pm->ignored = cell->shape.no_pmtud;
 			pm->t_us = (uint32_t)(e->pmtu[i].t_ms * 1000);
 		}
-		c->server_bytes = e->server_len;
+		/* The server's flight: through its Finished when the handshake
+		 * completed (tickets after it do not count), else all that came. */
+		c->server_bytes = cc.sess.state == SD_SESS_DONE ? cc.sess.flight_bytes : e->server_len;
 		c->t_end_us = (uint32_t)(e->t_end * 1000);
 		if (cc.sess.hrr)
 			r->hello2_len = cc.sess.ch2.len;
@@ -595,6 +606,8 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	in.pkts = r->pkts;
 	in.npkts = r->npkts;
 	sd_verdict_judge(&in, &r->v);
+	if (r->client.handshake_done)
+		r->v.server_flight = r->client.server_bytes;
 	sd_verdict_ladder(&in, r->ladder, sizeof(r->ladder));
 	r->t_total_ms = now_ms() - t0;
 	ret = 0;

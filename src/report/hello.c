@@ -132,6 +132,20 @@ static const char *label(enum sd_tls_kind kind, uint16_t v, char *tmp, size_t n)
 	return tmp;
 }
 
+/* Bytes from the wire on a terminal: anything but printable ASCII as \xNN,
+ * so a crafted hello cannot send escape sequences to the user's terminal. */
+static void put_printable(struct sd_buf *o, const char *label, const uint8_t *p, size_t n)
+{
+	sd_buf_printf(o, "%s", label);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			sd_buf_u8(o, p[i]);
+		else
+			sd_buf_printf(o, "\\x%02x", p[i]);
+	}
+	sd_buf_u8(o, '\n');
+}
+
 void sd_report_hello_text(struct sd_buf *o, const struct sd_hello *h,
 			  const struct sd_hello_report *r)
 {
@@ -160,7 +174,7 @@ void sd_report_hello_text(struct sd_buf *o, const struct sd_hello *h,
 		sd_buf_printf(o, "\n");
 	}
 	if (h->sni)
-		sd_buf_printf(o, "  server_name        %.*s\n", (int)h->sni_len, (const char *)h->sni);
+		put_printable(o, "  server_name        ", h->sni, h->sni_len);
 	for (size_t i = 0; i < h->nshares; i++)
 		sd_buf_printf(o, "  key_share          %-22s %5zu bytes at offset %zu\n",
 			      label(SD_TLS_GROUP, h->shares[i].group, tmp, sizeof(tmp)),

@@ -437,7 +437,7 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 			 cl->hrr ? "after a HelloRetryRequest, " : "",
 			 cl->handshake_done ? "handshake completed," : "ServerHello received,",
 			 sd_tls_group_name(cl->group) ? sd_tls_group_name(cl->group) : "?",
-			 v->server_flight > cl->server_bytes ? v->server_flight : cl->server_bytes);
+			 cl->handshake_done ? cl->server_bytes : v->server_flight);
 	} else if (cl->hrr) {
 		v->outcome = SD_HRR_FAILURE;
 		snprintf(v->detail, sizeof(v->detail), "the server sent a HelloRetryRequest and the retry did not complete (%s)",

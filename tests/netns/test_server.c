@@ -618,7 +618,11 @@ out:
 	sd_server_stop(srv);
 }
 
-/* A client that stalls inside the hello: the idle timeout ends it. */
+static int ossl_handshakes(struct sd_server *srv, int family, int count, uint64_t *us,
+			   uint64_t *srv_us);
+
+/* A client that stalls inside the hello: the idle timeout ends it, and
+ * meanwhile other connections are served. */
 static void test_idle_timeout(void)
 {
 	struct sd_buf rec = SD_BUF_INIT;
@@ -626,6 +630,7 @@ static void test_idle_timeout(void)
 	struct sd_rng rng;
 	uint8_t addr[16], b;
 	uint16_t port;
+	uint64_t us[1] = { UINT64_MAX };
 	size_t msg_len;
 	int fd, err, ret;
 	struct sd_server *srv = start(SD_SERVER_OPENSSL, 0, 300, NULL);
@@ -642,6 +647,10 @@ static void test_idle_timeout(void)
 		CHECK(ret == 0 || ret == -ENOENT);
 		CHECK_INT(sd_server_report(srv, addr, port, 50, &r), -ETIMEDOUT);
 		CHECK(!r.final && r.end == SD_END_OPEN);
+		/* Another client is served at once, not after the stalled one. */
+		CHECK_INT(ossl_handshakes(srv, AF_INET, 1, us, NULL), 1);
+		CHECK(us[0] < 200000);
+		CHECK_INT(sd_server_report(srv, addr, port, 0, &r), 0);
 		CHECK_INT(sd_server_report(srv, addr, port, 3000, &r), 1);
 		CHECK_INT(r.end, SD_END_TIMEOUT);
 		CHECK(r.end_us >= 290000 && r.end_us < 1500000);
@@ -708,6 +717,8 @@ static void test_s_client(void)
 		CHECK(r.cipher == 0x1301 || r.cipher == 0x1302 || r.cipher == 0x1303);
 		CHECK(r.flight_bytes >= 14900 && r.flight_bytes <= 15100);
 		CHECK(r.alert_recv && r.alert_recv_desc == 0);   /* close_notify */
+		/* The NewSessionTicket after the client's Finished is not flight. */
+		CHECK(r.bytes_out > r.flight_bytes + 100);
 		if (round == 0)
 			printf("  s_client: cipher 0x%04x, flight %u, handshake %u us after accept, "
 			       "end %s\n", r.cipher, r.flight_bytes, r.handshake_us,
