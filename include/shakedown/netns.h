@@ -9,7 +9,7 @@
  * An anonymous namespace lives as long as something holds it: an fd from
  * sd_netns_open(), a thread inside it, or a socket opened in it. Close
  * them all and the kernel reclaims the namespace, its interfaces, routes
- * and rules — also when the process is killed with SIGKILL.
+ * and rules - also when the process is killed with SIGKILL.
  */
 #ifndef SHAKEDOWN_NETNS_H
 #define SHAKEDOWN_NETNS_H

@@ -6,7 +6,7 @@
  * own in the same format (netns/paths/README.md). This is core code: it
  * describes a path, src/topo/ builds it.
  *
- *   client ──link0── hop1 ──link1── hop2 ... hopN ──linkN── server
+ *   client --link0-- hop1 --link1-- hop2 ... hopN --linkN-- server
  *
  * File format (INI, inih; comments with ';' or '#', values continued on
  * indented lines, lines of at most 198 characters):
@@ -14,7 +14,8 @@
  *   [path]
  *   description = WireGuard tunnel with a 1420-byte inner MTU, ICMP works
  *   client_mtu = 1500        ; MTU of link0 (68..9000), default 1500
- *   server_advmss = 1460     ; MSS the server advertises (88..9000), default 1460
+ *   server_advmss = 1460     ; MSS the server advertises over IPv4 (108..9000),
+ *                            ; default 1460; over IPv6 it is 20 less
  *   [hop wg]                 ; one section per hop, in path order, 1..8 of them
  *   description = the tunnel head end
  *   behaviours = mtu:1420    ; words separated by commas or white space
@@ -62,6 +63,7 @@
 #define SD_PATH_MTU_DEFAULT 1500
 #define SD_PATH_ADVMSS_DEFAULT 1460
 #define SD_PATH_MSS_MIN 88        /* Linux TCP_MIN_MSS */
+#define SD_PATH_ADVMSS_MIN 108    /* TCP_MIN_MSS over IPv6 too */
 
 /* Which behaviours a hop was given (sd_path_hop.given). */
 enum {
@@ -101,7 +103,7 @@ struct sd_path {
 	char name[64];
 	char description[256];
 	unsigned client_mtu;       /* link0 */
-	unsigned server_advmss;    /* RTAX_ADVMSS of the server's routes */
+	unsigned server_advmss;    /* RTAX_ADVMSS of the server's IPv4 routes (IPv6: - 20) */
 	int client_mtu_line;       /* 0 when the default */
 	size_t nhops;              /* 1..SD_PATH_MAX_HOPS */
 	struct sd_path_hop hop[SD_PATH_MAX_HOPS];

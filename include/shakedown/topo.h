@@ -4,7 +4,7 @@
  * namespaces joined by veth pairs, over netlink.
  *
  *        link0             link1                    linkN
- *  client ───── hop1 ───────────── hop2 ... hopN ───────────── server
+ *  client ----- hop1 ------------- hop2 ... hopN ------------- server
  *   c0      h1l    h1r       h2l    h2r       hNl  hNr         s0
  *
  * Nodes: node 0 is the client, nodes 1..N the hops (named as in the path
@@ -32,12 +32,16 @@
  *
  * Routes: each hop routes every link's prefix via its neighbour on that
  * side; the server routes the client-side prefixes via hopN with advmss set
- * to the path's server_advmss (IPv4 and IPv6), so a server behind a small
- * MTU still advertises a large MSS, as a real one on a 1500 LAN would.
+ * to the path's server_advmss for IPv4 and 20 less for IPv6 (1460 / 1440
+ * by default), so a server behind a small MTU still advertises the MSS of
+ * the 1500 LAN it sits on, and the oversized-segment case happens.
  * Sysctls: forwarding in hops only; tcp_no_metrics_save in the server.
  * Behaviours: nftables (table inet shakedown) in the hop's namespace for
  * icmp-filter, mss-clamp, drop-fragments and loss, each rule with a
- * counter; a tbf qdisc on both of the hop's interfaces for rate.
+ * counter; a tbf qdisc on both of the hop's interfaces for rate. Hops and
+ * the server also drop their own MLD reports (table inet shakedown_quiet),
+ * so the path is silent until the cell speaks: no ARP, no neighbour
+ * discovery, no MLD.
  */
 #ifndef SHAKEDOWN_TOPO_H
 #define SHAKEDOWN_TOPO_H
@@ -94,7 +98,8 @@ struct sd_topo {
 	char path[64];                 /* the path's name */
 	unsigned flags;                /* SD_TOPO_* as opened */
 	bool ipv6;                     /* IPv6 configured */
-	unsigned server_advmss;
+	unsigned server_advmss;        /* RTAX_ADVMSS of the server's IPv4 routes */
+	unsigned server_advmss6;       /* ... and IPv6 routes: server_advmss - 20 */
 	size_t nnodes;                 /* nhops + 2 */
 	size_t nlinks;                 /* nhops + 1 */
 	struct sd_topo_node node[SD_TOPO_MAX_NODES];
@@ -163,9 +168,10 @@ int sd_topo_unname(const char *prefix) SD_WUR;
 int sd_topo_node_find(const struct sd_topo *t, const char *name) SD_WUR;
 
 /*
- * The nftables rules a hop gets for its behaviours, as nft(8) text, into
- * out (NUL-terminated). Returns the length (0 when the hop needs no rules),
- * or -ENOSPC.
+ * The nftables rules (table inet shakedown) a hop gets for its behaviours,
+ * as nft(8) text, into out (NUL-terminated). Returns the length (0 when
+ * the hop needs no rules), or -ENOSPC. The MLD rules of table
+ * shakedown_quiet are not part of it.
  */
 int sd_topo_nft_rules(const struct sd_path_hop *h, char *out, size_t n) SD_WUR;
 

@@ -479,8 +479,8 @@ static int on_key(struct parse_ctx *c, const char *key, const char *val)
 		p->client_mtu_line = c->line;
 		break;
 	case K_ADVMSS:
-		if (parse_dec(val, strlen(val), SD_PATH_MTU_MAX, &x) < 0 || x < SD_PATH_MSS_MIN)
-			return fail(c, -SD_EVALUE, "%s: '%.60s' is not an MSS 88..9000", key, val);
+		if (parse_dec(val, strlen(val), SD_PATH_MTU_MAX, &x) < 0 || x < SD_PATH_ADVMSS_MIN)
+			return fail(c, -SD_EVALUE, "%s: '%.60s' is not an MSS 108..9000", key, val);
 		p->server_advmss = (unsigned)x;
 		break;
 	case K_BEHAVIOURS:
@@ -505,10 +505,9 @@ static bool valid_hop_name(const char *s)
 static int on_section(struct parse_ctx *c, const struct event *ev)
 {
 	struct sd_path *p = c->p;
+	char text[sizeof(ev->name)];
 	const char *name;
 	struct sd_path_hop *h;
-
-	char text[sizeof(ev->name)];
 	size_t l;
 
 	c->seen = 0;

@@ -75,7 +75,6 @@ static void step(struct build *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Records the failure of the current step; returns ret. */
 static void append(char *dst, size_t n, size_t *w, const char *src)
 {
 	/* A cut message is still the right message. */
@@ -84,6 +83,7 @@ static void append(char *dst, size_t n, size_t *w, const char *src)
 	dst[*w] = 0;
 }
 
+/* Records the failure of the current step, and why; returns ret. */
 static int failed(struct build *b, int ret, const char *why)
 {
 	size_t w = 0;
@@ -291,9 +291,13 @@ static int link_up(struct build *b, size_t i, int ifindex)
 	return nl_exec(b, i, msg);
 }
 
-/* Namespaces: the builder thread unshares once per node, so each is born
- * empty and the thread is in it while the per-namespace setup runs. */
-static int build_nodes(struct build *b)
+/*
+ * Node i, in a thread of its own that unshares into a new namespace and
+ * sets it up from inside: sysctls, the rtnetlink socket the rest of the
+ * build uses, nftables rules, lo. The thread then exits, dropping its hold
+ * on the namespace; the fd and the socket keep it.
+ */
+static int build_node(struct build *b, size_t i)
 {
 	struct topo_impl *ti = b->t;
 	struct sd_topo *t = &ti->pub;
@@ -301,41 +305,97 @@ static int build_nodes(struct build *b)
 	struct stat st;
 	int ret, fd;
 
+	node_label(t, i, label, sizeof(label));
+	step(b, "%s: create the network namespace", label);
+	if (unshare(CLONE_NEWNET) < 0)
+		return failed(b, -errno, strerror(errno));
+	fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return failed(b, -errno, strerror(errno));
+	t->node[i].nsfd = fd;
+	if (fstat(fd, &st) == 0)
+		t->node[i].ns_ino = (unsigned long)st.st_ino;
+	step(b, "%s", label);
+	ret = node_sysctls(b, i);
+	if (ret < 0)
+		return ret;
+	step(b, "%s: open a netlink socket", label);
+	ret = open_socket(b, i);
+	if (ret < 0)
+		return ret;
+	if (t->node[i].role == SD_TOPO_HOP) {
+		ret = sd_topo_nft_rules(&b->p->hop[i - 1], rules, sizeof(rules));
+		step(b, "%s: load nftables rules", label);
+		if (ret < 0)
+			return failed(b, ret, "rules too long");
+		if (ret > 0 && (ret = sd_topo_nft_load(rules, why, sizeof(why))) < 0)
+			return failed(b, ret, why);
+	}
+	if (t->ipv6 && (t->node[i].role != SD_TOPO_CLIENT || (t->flags & SD_TOPO_CLIENT_KERNEL))) {
+		step(b, "%s: load the nftables table shakedown_quiet", label);
+		ret = sd_topo_nft_quiet(why, sizeof(why));
+		if (ret < 0)
+			return failed(b, ret, why);
+	}
+	if (t->node[i].role == SD_TOPO_SERVER ||
+	    (t->node[i].role == SD_TOPO_CLIENT && (t->flags & SD_TOPO_CLIENT_KERNEL))) {
+		step(b, "%s: set lo up", label);
+		ret = link_up(b, i, 1);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+struct node_job {
+	struct build b;              /* a copy with its own error and step */
+	struct sd_topo_error err;
+	size_t i;
+};
+
+static void *node_main(void *arg)
+{
+	struct node_job *j = arg;
+
+	j->b.ret = build_node(&j->b, j->i);
+	return NULL;
+}
+
+/*
+ * The namespaces are made in parallel: most of the cost of a namespace is
+ * the kernel's per-subsystem set-up (setup_net), which runs concurrently
+ * for distinct namespaces, and each node's set-up touches only its own
+ * slots of the topology. The first failing node, in path order, is
+ * reported.
+ */
+static int build_nodes(struct build *b)
+{
+	struct sd_topo *t = &b->t->pub;
+	struct node_job job[SD_TOPO_MAX_NODES];
+	pthread_t th[SD_TOPO_MAX_NODES];
+	bool started[SD_TOPO_MAX_NODES];
+	int err;
+
 	for (size_t i = 0; i < t->nnodes; i++) {
-		node_label(t, i, label, sizeof(label));
-		step(b, "%s: create the network namespace", label);
-		if (unshare(CLONE_NEWNET) < 0)
-			return failed(b, -errno, strerror(errno));
-		fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return failed(b, -errno, strerror(errno));
-		t->node[i].nsfd = fd;
-		if (fstat(fd, &st) == 0)
-			t->node[i].ns_ino = (unsigned long)st.st_ino;
-		step(b, "%s", label);
-		ret = node_sysctls(b, i);
-		if (ret < 0)
-			return ret;
-		step(b, "%s: open a netlink socket", label);
-		ret = open_socket(b, i);
-		if (ret < 0)
-			return ret;
-		if (t->node[i].role == SD_TOPO_HOP) {
-			ret = sd_topo_nft_rules(&b->p->hop[i - 1], rules, sizeof(rules));
-			step(b, "%s: load nftables rules", label);
-			if (ret < 0)
-				return failed(b, ret, "rules too long");
-			if (ret > 0 && (ret = sd_topo_nft_load(rules, why, sizeof(why))) < 0)
-				return failed(b, ret, why);
-		}
-		if (t->node[i].role == SD_TOPO_SERVER ||
-		    (t->node[i].role == SD_TOPO_CLIENT && (t->flags & SD_TOPO_CLIENT_KERNEL))) {
-			step(b, "%s: set lo up", label);
-			ret = link_up(b, i, 1);
-			if (ret < 0)
-				return ret;
+		job[i].b = *b;
+		job[i].b.err = &job[i].err;
+		memset(&job[i].err, 0, sizeof(job[i].err));
+		job[i].i = i;
+		err = pthread_create(&th[i], NULL, node_main, &job[i]);
+		started[i] = err == 0;
+		if (err) {
+			step(&job[i].b, "start a thread for node %zu", i);
+			job[i].b.ret = failed(&job[i].b, -err, strerror(err));
 		}
 	}
+	for (size_t i = 0; i < t->nnodes; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	for (size_t i = 0; i < t->nnodes; i++)
+		if (job[i].b.ret < 0) {
+			*b->err = job[i].err;
+			return job[i].b.ret;
+		}
 	return 0;
 }
 
@@ -368,11 +428,11 @@ static int create_veth(struct build *b, size_t i)
 	rtnl_link_set_name(peer, l->end[SD_TOPO_RIGHT].ifname);
 	rtnl_link_set_mtu(peer, l->mtu);
 	rtnl_link_set_addr(peer, mb);
-	/* Not IFF_UP: the kernel opens the peer before it pairs the two
-	 * (veth_newlink), and a veth without its peer refuses to open
-	 * (-ENOTCONN). The peer goes up in setup_end. */
 	/* The peer is born in the right-hand namespace: it never exists in
-	 * this one, let alone in the caller's. */
+	 * this one, let alone in the caller's. Not IFF_UP: the kernel opens
+	 * the peer before it pairs the two (veth_newlink), and a veth
+	 * without its peer refuses to open (-ENOTCONN); it goes up in
+	 * setup_end. */
 	rtnl_link_set_ns_fd(peer, t->node[i + 1].nsfd);
 	ret = rtnl_link_build_add_request(link, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (ret < 0) {
@@ -418,7 +478,7 @@ static int ethtool_set(int fd, const char *ifname, __u32 cmd, __u32 value)
  * other one came up, and the activation of its transmit queue (which
  * until then drops everything) waits for the kernel's linkwatch worker.
  * ETHTOOL_GLINK runs that pending work synchronously (linkwatch_sync_dev)
- * — the topology is ready when sd_topo_open returns, with no sleep.
+ * - the topology is ready when sd_topo_open returns, with no sleep.
  */
 static int setup_end(struct build *b, size_t i, int side)
 {
@@ -714,11 +774,14 @@ static int build_l3(struct build *b)
 						     &t->link[k].end[SD_TOPO_RIGHT], j, fams[f], 0)) < 0)
 					return ret;
 		}
-	/* The server: every client-side prefix via hopN, with advmss. */
+	/* The server: every client-side prefix via hopN, with advmss: the
+	 * path's value for IPv4, 20 less for IPv6's longer header, as a
+	 * server on one LAN would advertise (1460 and 1440 on Ethernet). */
 	for (size_t f = 0; f < nfam; f++)
 		for (size_t j = 0; j < n; j++)
 			if ((ret = add_route(b, &t->link[n].end[SD_TOPO_RIGHT], &t->link[n].end[SD_TOPO_LEFT],
-					     j, fams[f], t->server_advmss)) < 0)
+					     j, fams[f], fams[f] == AF_INET ? t->server_advmss :
+					     t->server_advmss6)) < 0)
 				return ret;
 	/* A client kernel: everything beyond link0 via hop1. */
 	if (t->flags & SD_TOPO_CLIENT_KERNEL)
@@ -738,20 +801,6 @@ static int build_l3(struct build *b)
 			return ret;
 	}
 	return 0;
-}
-
-static void *build_main(void *arg)
-{
-	struct build *b = arg;
-
-	b->ret = build_nodes(b);
-	if (b->ret == 0)
-		b->ret = build_links(b);
-	if (b->ret == 0)
-		b->ret = build_l3(b);
-	/* The thread ends inside the last namespace it made; its exit drops
-	 * that reference, so only the fds hold the namespaces from now. */
-	return NULL;
 }
 
 static void mac_of(uint8_t mac[6], size_t node, size_t link)
@@ -783,6 +832,7 @@ static void layout(struct sd_topo *t, const struct sd_path *p, unsigned flags)
 	t->flags = flags;
 	t->ipv6 = !(flags & SD_TOPO_NO_IPV6);
 	t->server_advmss = p->server_advmss;
+	t->server_advmss6 = p->server_advmss - 20;
 	t->nnodes = n + 2;
 	t->nlinks = n + 1;
 	for (size_t i = 0; i < t->nnodes; i++) {
@@ -810,11 +860,11 @@ static void layout(struct sd_topo *t, const struct sd_path *p, unsigned flags)
 		if (i == 0)
 			snprintf(a->ifname, sizeof(a->ifname), "c0");
 		else
-			snprintf(a->ifname, sizeof(a->ifname), "h%zur", i);
+			snprintf(a->ifname, sizeof(a->ifname), "h%ur", (unsigned)i);
 		if (i == n)
 			snprintf(z->ifname, sizeof(z->ifname), "s0");
 		else
-			snprintf(z->ifname, sizeof(z->ifname), "h%zul", i + 1);
+			snprintf(z->ifname, sizeof(z->ifname), "h%ul", (unsigned)(i + 1));
 		mac_of(a->mac, i, i);
 		mac_of(z->mac, i + 1, i);
 		end_addrs(a, i, SD_TOPO_LEFT);
@@ -866,8 +916,8 @@ static int check_path(const struct sd_path *p, unsigned flags, struct sd_topo_er
 			return -SD_EVALUE;
 		}
 	}
-	if (p->server_advmss < SD_PATH_MSS_MIN || p->server_advmss > SD_PATH_MTU_MAX) {
-		snprintf(err->step, sizeof(err->step), "check the path: server_advmss %u (88..9000)",
+	if (p->server_advmss < SD_PATH_ADVMSS_MIN || p->server_advmss > SD_PATH_MTU_MAX) {
+		snprintf(err->step, sizeof(err->step), "check the path: server_advmss %u (108..9000)",
 			 p->server_advmss);
 		return -SD_EVALUE;
 	}
@@ -885,7 +935,6 @@ int sd_topo_open(const struct sd_path *p, unsigned flags, struct sd_topo **out,
 	struct topo_impl *ti;
 	struct sd_topo *t;
 	struct build b;
-	pthread_t th;
 	size_t n;
 	int ret;
 
@@ -905,21 +954,17 @@ int sd_topo_open(const struct sd_path *p, unsigned flags, struct sd_topo **out,
 	b.t = ti;
 	b.p = p;
 	b.err = err;
-	/* All the work happens in one short-lived thread: it moves from
-	 * namespace to namespace with unshare(), the caller's thread never
-	 * does. */
-	ret = pthread_create(&th, NULL, build_main, &b);
-	if (ret) {
-		snprintf(err->step, sizeof(err->step), "start the builder thread");
+	/* Short-lived threads make the namespaces; links, addresses and
+	 * routes then go through the per-namespace sockets from this
+	 * thread, which never leaves the caller's namespace. */
+	ret = build_nodes(&b);
+	if (ret == 0)
+		ret = build_links(&b);
+	if (ret == 0)
+		ret = build_l3(&b);
+	if (ret < 0) {
 		impl_close(ti);
-		return -ret;
-	}
-	pthread_join(th, NULL);
-	if (b.ret < 0) {
-		if (!err->step[0])
-			snprintf(err->step, sizeof(err->step), "%s", b.step);
-		impl_close(ti);
-		return b.ret;
+		return ret;
 	}
 	n = t->nnodes;
 	t->client_ns = t->node[0].nsfd;

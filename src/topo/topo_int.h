@@ -12,4 +12,11 @@
  */
 int sd_topo_nft_load(const char *rules, char *msg, size_t n);
 
+/*
+ * Loads the table shakedown_quiet (drops the namespace's own MLD reports)
+ * into the calling thread's namespace, as one nfnetlink batch. Returns 0
+ * or -errno with msg saying so.
+ */
+int sd_topo_nft_quiet(char *msg, size_t n);
+
 #endif

@@ -14,7 +14,7 @@ static void in_range(const struct sd_path *p)
 		abort();
 	if (p->client_mtu < SD_PATH_MTU_MIN || p->client_mtu > SD_PATH_MTU_MAX)
 		abort();
-	if (p->server_advmss < SD_PATH_MSS_MIN || p->server_advmss > SD_PATH_MTU_MAX)
+	if (p->server_advmss < SD_PATH_ADVMSS_MIN || p->server_advmss > SD_PATH_MTU_MAX)
 		abort();
 	for (size_t i = 0; i < p->nhops; i++) {
 		const struct sd_path_hop *h = &p->hop[i];

@@ -189,7 +189,7 @@ static void test_user(void)
 	CHECK_INT(path.hop[0].given, SD_BEH_LOSS);
 	/* The extremes of each range. */
 	CHECK_INT(parse("[path]\nclient_mtu = 68\n[hop a]\nbehaviours = mtu:9000 mss-clamp:88\n"), 0);
-	CHECK_INT(parse("[path]\nclient_mtu = 9000\nserver_advmss = 88\n[hop a]\nbehaviours = mtu:68 mss-clamp:9000\n"), 0);
+	CHECK_INT(parse("[path]\nclient_mtu = 9000\nserver_advmss = 108\n[hop a]\nbehaviours = mtu:68 mss-clamp:9000\n"), 0);
 	/* Empty values, a key-less hop, eight hops. */
 	CHECK_INT(parse("[path]\ndescription =\n[hop a]\nbehaviours =\n"), 0);
 	CHECK_INT(path.hop[0].given, 0);
@@ -260,7 +260,7 @@ static void test_errors(void)
 	CHECK_MSG("client_mtu");
 	CHECK_MSG("67");
 	CHECK_ERR(PRE "client_mtu = 0x5dc\n", -SD_EVALUE, 6);
-	CHECK_ERR(PRE "server_advmss = 87\n", -SD_EVALUE, 6);
+	CHECK_ERR(PRE "server_advmss = 107\n", -SD_EVALUE, 6);
 	CHECK_MSG("server_advmss");
 	CHECK_ERR(PRE "server_advmss = lots\n", -SD_EVALUE, 6);
 
