@@ -35,6 +35,7 @@ int cmd_hello(int argc, char **argv);
 int cmd_dissect(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_topo(int argc, char **argv);
 
 
 

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "shakedown/buf.h"
 #include "shakedown/json.h"
+#include "shakedown/path.h"
 #include "shakedown/report.h"
 #include "shakedown/profile.h"
 #include "shakedown/tls.h"
@@ -14,8 +15,11 @@ static const char list_usage[] =
 	"usage: shakedown list WHAT [--json]\n"
 	"\n"
 	"WHAT is one of:\n"
-	"  profiles   built-in handshake profiles, with their key shares\n"
-	"  groups     named groups shakedown can make key shares for\n";
+	"  profiles    built-in handshake profiles, with their key shares\n"
+	"  paths       built-in network paths, with their hops' behaviours\n"
+	"  behaviours  what a hop in a path file can do\n"
+	"  servers     server endpoints for --server\n"
+	"  groups      named groups shakedown can make key shares for\n";
 
 static void share_summary(const struct sd_profile *p, char *out, size_t n)
 {
@@ -50,7 +54,7 @@ int cmd_list(int argc, char **argv)
 			what = argv[i];
 	}
 	if (!what)
-		return cli_error(SD_EXIT_USAGE, "what to list: profiles or groups?");
+		return cli_error(SD_EXIT_USAGE, "what to list: profiles, paths, behaviours, servers or groups?");
 	sd_json_init(&j, &b, true);
 	if (!strcmp(what, "profiles")) {
 		if (json)
@@ -78,6 +82,50 @@ int cmd_list(int argc, char **argv)
 		}
 		if (json)
 			sd_json_arr_close(&j);
+	} else if (!strcmp(what, "paths")) {
+		if (json)
+			sd_json_arr_open(&j);
+		for (const struct sd_builtin_file *f = sd_builtin_paths; f->name; f++) {
+			static struct sd_path p;
+			struct sd_path_error perr;
+			char hops[256];
+			size_t w = 0;
+
+			if (sd_path_parse(f->text, f->len, f->name, &p, &perr) < 0) {
+				rc = cli_error(SD_EXIT_INTERNAL, "built-in path %s:%d: %s", f->name,
+					       perr.line, perr.msg);
+				goto out;
+			}
+			hops[0] = 0;
+			for (size_t i = 0; i < p.nhops && w < sizeof(hops); i++) {
+				char beh[128];
+
+				if (sd_path_hop_format(&p.hop[i], beh, sizeof(beh)) < 0)
+					beh[0] = 0;
+				w += (size_t)snprintf(hops + w, sizeof(hops) - w, "%s%s%s%s%s", i ? " | " : "",
+						      p.hop[i].name, beh[0] ? " (" : "", beh, beh[0] ? ")" : "");
+			}
+			if (json) {
+				sd_json_obj_open(&j);
+				sd_json_kstr(&j, "name", p.name);
+				sd_json_kstr(&j, "hops", hops);
+				sd_json_kstr(&j, "description", p.description);
+				sd_json_obj_close(&j);
+			} else {
+				sd_buf_printf(&b, "%-22s %s\n%22s %s\n", p.name, p.description, "", hops);
+			}
+		}
+		if (json)
+			sd_json_arr_close(&j);
+	} else if (!strcmp(what, "behaviours") || !strcmp(what, "behaviors")) {
+		for (const struct sd_behaviour_info *bi = sd_path_behaviours; bi->name; bi++)
+			sd_buf_printf(&b, "%s%s%-*s %s\n", bi->name, bi->arg ? ":" : "",
+				      (int)(18 - strlen(bi->name) - (bi->arg ? 1 : 0)), bi->arg ? bi->arg : "",
+				      bi->help);
+	} else if (!strcmp(what, "servers")) {
+		sd_buf_printf(&b, "%-12s %s\n%-12s %s\n", "openssl",
+			      "OpenSSL 3.0 TLS 1.3 server on kernel TCP (default)", "single-read",
+			      "parses the ClientHello from its first recv() only, then resets (tldr.fail's server bug)");
 	} else if (!strcmp(what, "groups")) {
 		static const uint16_t gs[] = {
 			0x001d, 0x0017, 0x0018, 0x0019, 0x0200, 0x0201, 0x0202,
@@ -106,7 +154,7 @@ int cmd_list(int argc, char **argv)
 		if (json)
 			sd_json_arr_close(&j);
 	} else {
-		return cli_error(SD_EXIT_USAGE, "cannot list '%s': profiles or groups", what);
+		return cli_error(SD_EXIT_USAGE, "cannot list '%s': profiles, paths, behaviours, servers or groups", what);
 	}
 	if (sd_buf_error(&b) < 0 || cli_stdout(&b) < 0)
 		rc = cli_error(SD_EXIT_INTERNAL, "cannot write the list");

@@ -329,7 +329,7 @@ int cmd_run(int argc, char **argv)
 	bool json = false, want_any_ok = true, pass;
 	char err[512] = "";
 	long long v, repeat = 1;
-	double t_open = 0, t_close = 0;
+	double t_open = 0, t_close = 0, t_start = mono_ms();
 	int c, ret, rc = SD_EXIT_INTERNAL;
 
 	sd_shape_init(&cell.shape);
@@ -493,8 +493,8 @@ out:
 	sd_lab_close(lab);
 	t_close = mono_ms() - t_close;
 	if (getenv("SHAKEDOWN_TIMING"))
-		fprintf(stderr, "timing: lab open %.1f ms, cell %.1f ms, lab close %.1f ms\n", t_open,
-			r.t_total_ms, t_close);
+		fprintf(stderr, "timing: lab open %.1f ms, cell %.1f ms, lab close %.1f ms, command %.1f ms\n",
+			t_open, r.t_total_ms, t_close, mono_ms() - t_start);
 	sd_buf_free(&out);
 	return rc;
 }
