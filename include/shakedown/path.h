@@ -8,8 +8,9 @@
  *
  *   client --link0-- hop1 --link1-- hop2 ... hopN --linkN-- server
  *
- * File format (INI, inih; comments with ';' or '#', values continued on
- * indented lines, lines of at most 198 characters):
+ * File format (INI, inih; comments with ';' or '#' at the start of a line,
+ * or ';' after white space; values continued on indented lines; lines of
+ * at most 198 characters):
  *
  *   [path]
  *   description = WireGuard tunnel with a 1420-byte inner MTU, ICMP works

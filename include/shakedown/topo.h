@@ -131,8 +131,10 @@ struct sd_topo_error {
  *   -SD_EVALUE  the path does not fit (a link below 1280 without
  *               SD_TOPO_NO_IPV6, bad flags, no hop); err says which
  *   -EPERM      no CAP_SYS_ADMIN / CAP_NET_ADMIN
- *   -EOPNOTSUPP a kernel feature is missing (veth, tbf, nftables, ...)
- *   -errno      what the kernel said for the failed step
+ *   -EINVAL     nftables refused a hop's rules (err has nft's message)
+ *   -errno      what the kernel said for the failed step (-EOPNOTSUPP
+ *               for a missing feature: veth, tbf, nf_tables, ...), with
+ *               its extended ack message in err when it sent one
  * Not thread-safe on one sd_topo; distinct topologies are independent.
  */
 int sd_topo_open(const struct sd_path *p, unsigned flags, struct sd_topo **out,

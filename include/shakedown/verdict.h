@@ -124,6 +124,9 @@ struct sd_vd_input {
 	const struct sd_vd_server *server;
 	const struct sd_vd_pkt *pkts;
 	size_t npkts;
+	/* ICMP errors each hop's own filter dropped during the cell (nft
+	 * counters of icmp-filter), which no capture can see. */
+	uint32_t icmp_filtered[SD_VD_MAX_HOPS];
 };
 
 struct sd_vd_hop {
@@ -135,6 +138,7 @@ struct sd_vd_hop {
 	uint32_t drops[2];                /* packets in that never left */
 	uint32_t oversize_drops;          /* client→server drops above mtu_out */
 	uint32_t icmp_sent;               /* frag-needed / packet-too-big it emitted */
+	uint32_t icmp_filtered;           /* of its own, dropped by its filter before leaving */
 	uint32_t icmp_out;                /* of those, leaving toward the client */
 	uint32_t frags_in, frags_out;
 	uint32_t rst_injected, alerts_injected;

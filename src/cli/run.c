@@ -472,8 +472,11 @@ int cmd_run(int argc, char **argv)
 			sd_buf_printf(&out, "  server    read");
 			for (size_t i = 0; i < r.server.nrecvs; i++)
 				sd_buf_printf(&out, " %u", r.server.recvs[i]);
-			sd_buf_printf(&out, " bytes%s%s%s\n", r.server.error[0] ? "; " : "", r.server.error,
+			sd_buf_printf(&out, "%s%s%s%s\n", r.server.nrecvs ? " bytes" : " nothing",
+				      r.server.error[0] ? "; " : "", r.server.error,
 				      r.server.handshake_done ? "; handshake completed" : "");
+		} else {
+			sd_buf_printf(&out, "  server    never saw the connection\n");
 		}
 		if (r.v.server_flight)
 			sd_buf_printf(&out, "  flight    %zu bytes from the server reached the client\n",

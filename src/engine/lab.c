@@ -32,6 +32,7 @@ struct sd_lab {
 	uint16_t next_port;
 	int obs_node_of[SD_TOPO_MAX_NODES];   /* observer index -> topology node */
 	size_t nobs;
+	uint64_t icmp_filtered[SD_VD_MAX_HOPS];  /* icmp-filter counters, last read */
 };
 
 static double now_ms(void)
@@ -46,6 +47,8 @@ const struct sd_path *sd_lab_path(const struct sd_lab *lab)
 {
 	return &lab->path;
 }
+
+static uint64_t icmp_filter_count(const struct sd_lab *lab, size_t hop);
 
 struct pcap_open {
 	const char *dev;
@@ -188,6 +191,8 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 		snprintf(err, errlen, "starting the TLS server: %s", sd_strerror(ret));
 		goto fail;
 	}
+	for (size_t h = 0; h < p->nhops && h < SD_VD_MAX_HOPS; h++)
+		lab->icmp_filtered[h] = icmp_filter_count(lab, h);
 	*out = lab;
 	return 0;
 fail:
@@ -311,6 +316,26 @@ static int resolve_splits(const struct sd_shape *sh, const uint8_t *msg, size_t 
 		offs[(*n)++] = (size_t)m;
 	}
 	return 0;
+}
+
+/* Packets counted by a hop's icmp-filter rules so far (cumulative). */
+static uint64_t icmp_filter_count(const struct sd_lab *lab, size_t hop)
+{
+	char *text = NULL;
+	uint64_t total = 0;
+
+	if (!lab->path.hop[hop].icmp_filter)
+		return 0;
+	if (sd_topo_nft_list(lab->topo, hop + 1, &text) > 0) {
+		for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+			char *pk = strstr(l, "packets ");
+
+			if (pk && strstr(l, "\"icmp-filter\""))
+				total += strtoull(pk + 8, NULL, 10);
+		}
+	}
+	free(text);
+	return total;
 }
 
 static enum sd_vd_end map_end(enum sd_engine_state s)
@@ -605,6 +630,16 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	in.server = &r->server;
 	in.pkts = r->pkts;
 	in.npkts = r->npkts;
+	/* A filtered ICMP error means a dropped packet, hence a retransmission
+	 * or a stall: only then are the counters worth a netlink round trip. */
+	if (r->eng.retransmits || r->eng.state != SD_ENGINE_DONE) {
+		for (size_t h = 0; h < lab->path.nhops && h < SD_VD_MAX_HOPS; h++) {
+			uint64_t now = icmp_filter_count(lab, h);
+
+			in.icmp_filtered[h] = (uint32_t)(now - lab->icmp_filtered[h]);
+			lab->icmp_filtered[h] = now;
+		}
+	}
 	sd_verdict_judge(&in, &r->v);
 	if (r->client.handshake_done)
 		r->v.server_flight = r->client.server_bytes;

@@ -243,6 +243,7 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 	v->sent = in->flight_len;
 	for (size_t i = 0; i < v->nhops; i++) {
 		snprintf(v->hops[i].name, sizeof(v->hops[i].name), "%s", in->hop_names[i]);
+		v->hops[i].icmp_filtered = in->icmp_filtered[i];
 		v->hops[i].mtu_in = in->link_mtu[i];
 		v->hops[i].mtu_out = in->link_mtu[i + 1];
 	}
@@ -477,6 +478,7 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 			 hop->oversize_drops, hop->oversize_drops == 1 ? "" : "s", v->breaking,
 			 hop->mtu_out,
 			 icmp_ignored ? "its ICMP errors reached the client, which ignored them (no-pmtud)" :
+			 hop->icmp_filtered ? "its own filter dropped the ICMP frag-needed it generated" :
 			 hop->icmp_sent ? "its ICMP errors were filtered before reaching the client" :
 			 "no ICMP error was sent back",
 			 v->delivered, v->sent);
@@ -555,6 +557,7 @@ void sd_verdict_json(struct sd_json *j, const struct sd_verdict *v)
 		}
 		sd_json_kint(j, "oversize_drops", h->oversize_drops);
 		sd_json_kint(j, "icmp_too_big_sent", h->icmp_sent);
+		sd_json_kint(j, "icmp_filtered", h->icmp_filtered);
 		sd_json_kint(j, "fragments_in", h->frags_in);
 		sd_json_kint(j, "fragments_out", h->frags_out);
 		sd_json_kint(j, "rst_injected", h->rst_injected);

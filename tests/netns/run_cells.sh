@@ -66,6 +66,23 @@ cell chain --profile chrome-pq --path clean --chain-size 20000
 jq_is "chain-size 20000: ok" "$TMP/chain.json" .outcome ok
 jq_is "chain-size 20000: flight >= 20000" "$TMP/chain.json" '.server_flight_bytes >= 20000' true
 
+# Per-hop pcaps: valid checksums, readable by tshark, the hello in both.
+cell pcaps --profile chrome-pq --path tunnel-1300-pmtud --pcap-dir "$TMP/pcaps"
+jq_is "pcaps: ok" "$TMP/pcaps.json" .outcome ok
+check "pcaps: one per interface" test "$(ls "$TMP/pcaps" | wc -l)" -eq 5
+if command -v tshark > /dev/null; then
+  for f in "$TMP"/pcaps/*.pcap; do
+    n=$(tshark -r "$f" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+      -Y '!icmp && (tcp.checksum.status == "Bad" || ip.checksum.status == "Bad")' 2>/dev/null | wc -l)
+    # (ICMP errors quote a cut TCP header whose checksum cannot verify.)
+    check "$(basename "$f"): no bad checksums" test "$n" -eq 0
+  done
+  n=$(tshark -r "$TMP/pcaps/lan-h1l.pcap" -Y 'tls.handshake.type == 1' 2>/dev/null | wc -l)
+  check "lan-h1l.pcap: tshark sees the ClientHello" test "$n" -ge 1
+  n=$(tshark -r "$TMP/pcaps/lan-h1l.pcap" -Y 'icmp.type == 3 && icmp.code == 4' 2>/dev/null | wc -l)
+  check "lan-h1l.pcap: the frag-needed crossed toward the client" test "$n" -ge 1
+fi
+
 # HRR through the in-path server: a P-384-only client gets ok on X25519?
 # (OpenSSL 3.0 prefers X25519; the p384 profile offers it without a share.)
 cell hrr --profile p384-mlkem1024 --path clean
