@@ -83,7 +83,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 void sd_cell_result_free(struct sd_cell_result *r);
 
 /* Writes the last cell's frames as one pcap per observed interface into
- * dir (created if missing): <node>-<ifname>.pcap, LINKTYPE_LINUX_SLL2. */
+ * dir (created if missing): <node>-<ifname>.pcap, Ethernet frames as they crossed the veth. */
 int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r,
 		       const char *dir, char *err, size_t errlen) SD_WUR;
 

@@ -101,7 +101,7 @@ struct sd_vd_pkt {
 	int node;                     /* 0..nhops-1: hops; nhops: the server */
 	int side;                     /* 0: toward the client, 1: toward the server */
 	bool out;                     /* leaving the node (else arriving) */
-	const uint8_t *frame;         /* LINKTYPE_LINUX_SLL2 */
+	const uint8_t *frame;         /* an Ethernet frame (LINKTYPE_ETHERNET) */
 	size_t len;
 };
 

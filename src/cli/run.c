@@ -247,8 +247,12 @@ static int run_repeat(struct sd_lab *lab, const struct sd_cell *cell, size_t n, 
 		cell_ms[i] = r.t_total_ms;
 		wire_ms[i] = r.t_exchange_ms;
 		pass = any_ok ? (r.v.outcome == SD_OK || r.v.outcome == SD_OK_HRR) : r.v.outcome == want;
-		if (!pass)
+		if (!pass) {
 			failed++;
+			if (!json && failed <= 3)
+				sd_buf_printf(out, "cell %zu: %s: %s\n", i + 1, sd_outcome_name(r.v.outcome),
+					      r.v.detail);
+		}
 		sd_cell_result_free(&r);
 	}
 	qsort(cell_ms, n, sizeof(double), cmp_double);

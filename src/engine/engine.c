@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 
 #include <pcap/pcap.h>
 
@@ -46,8 +51,9 @@ struct oooseg {
 };
 
 struct eng {
-	pcap_t *pcap;
+	pcap_t *pcap;               /* NULL: a plain AF_PACKET socket in fd */
 	int fd;
+	uint8_t rxbuf[65536 + 64];  /* frames read from a plain socket */
 	const struct sd_engine_config *cfg;
 	struct sd_engine_result *res;
 	enum tcp_state st;
@@ -164,7 +170,8 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 
 static int inject(struct eng *e, const uint8_t *frame, size_t len)
 {
-	if (pcap_inject(e->pcap, frame, len) < 0)
+	if (e->pcap ? pcap_inject(e->pcap, frame, len) < 0 :
+		      send(e->fd, frame, len, MSG_DONTWAIT) != (ssize_t)len)
 		return -EIO;
 	e->res->frames_sent++;
 	return 0;
@@ -1053,21 +1060,55 @@ static int rx_frame(struct eng *e, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/*
+ * The next frame that arrived: 1 with *data and *len set, 0 when nothing is
+ * waiting, -EIO. A plain socket also hands us what this socket's own
+ * namespace sends (never our own frames): only incoming ones count.
+ */
+static int next_frame(struct eng *e, const uint8_t **data, size_t *len)
+{
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int r;
+
+	if (e->pcap) {
+		r = pcap_next_ex(e->pcap, &h, &d);
+		if (r <= 0)
+			return r < 0 ? -EIO : 0;
+		*data = d;
+		*len = h->caplen;
+		return 1;
+	}
+	for (;;) {
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(e->fd, e->rxbuf, sizeof(e->rxbuf), MSG_DONTWAIT | MSG_TRUNC,
+				     (struct sockaddr *)&from, &fl);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -EIO;
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		*data = e->rxbuf;
+		*len = (size_t)n < sizeof(e->rxbuf) ? (size_t)n : sizeof(e->rxbuf);
+		return 1;
+	}
+}
+
 /* Reads what the handle holds, at most RX_BATCH frames. */
 static int drain(struct eng *e)
 {
-	struct pcap_pkthdr *h;
-	const u_char *data;
-
 	for (int i = 0; i < RX_BATCH && e->st != ST_STOPPED; i++) {
-		int r = pcap_next_ex(e->pcap, &h, &data);
+		const uint8_t *data;
+		size_t len;
+		int r = next_frame(e, &data, &len);
 		int ret;
 
 		if (r == 0)
 			return 0;
 		if (r < 0)
 			return -EIO;
-		ret = rx_frame(e, data, h->caplen);
+		ret = rx_frame(e, data, len);
 		if (ret < 0)
 			return ret;
 	}
@@ -1215,13 +1256,13 @@ static int check_config(const struct sd_engine_config *c)
 	return 0;
 }
 
-static void setup(struct eng *e, struct pcap *p, const struct sd_engine_config *c,
+static void setup(struct eng *e, struct pcap *p, int fd, const struct sd_engine_config *c,
 		  struct sd_engine_result *r)
 {
 	e->pcap = p;
 	e->cfg = c;
 	e->res = r;
-	e->fd = pcap_get_selectable_fd(p);
+	e->fd = p ? pcap_get_selectable_fd(p) : fd;
 	e->alen = c->family == 4 ? 4 : 16;
 	e->hdr = c->family == 4 ? 40 : 60;
 	e->pmtu = c->mtu ? c->mtu : 1500;
@@ -1245,11 +1286,9 @@ static void setup(struct eng *e, struct pcap *p, const struct sd_engine_config *
 	r->close_sent = SD_ENGINE_CLOSE_NONE;
 }
 
-int sd_engine_run(struct pcap *p, const struct sd_engine_config *cfg,
-		  struct sd_engine_result *res)
+static int run(struct pcap *p, int fd, const struct sd_engine_config *cfg,
+	       struct sd_engine_result *res)
 {
-	struct pcap_pkthdr *h;
-	const u_char *data;
 	struct eng *e;
 	int ret;
 
@@ -1259,8 +1298,10 @@ int sd_engine_run(struct pcap *p, const struct sd_engine_config *cfg,
 	res->close_sent = SD_ENGINE_CLOSE_NONE;
 	res->t_synack = res->t_first_data = res->t_last_progress = res->t_end = -1;
 	ret = check_config(cfg);
-	if (ret == 0 && pcap_datalink(p) != DLT_EN10MB)
+	if (ret == 0 && p && pcap_datalink(p) != DLT_EN10MB)
 		ret = -SD_EFORMAT;
+	if (ret == 0 && !p && fd < 0)
+		ret = -SD_EVALUE;
 	if (ret < 0) {
 		res->err = ret;
 		return ret;
@@ -1271,7 +1312,7 @@ int sd_engine_run(struct pcap *p, const struct sd_engine_config *cfg,
 		res->reason = "out of memory";
 		return -ENOMEM;
 	}
-	setup(e, p, cfg, res);
+	setup(e, p, fd, cfg, res);
 	sd_buf_put(&e->snd, cfg->flight, cfg->flight_len);
 	ret = sd_buf_error(&e->snd);
 	if (ret < 0) {
@@ -1281,9 +1322,10 @@ int sd_engine_run(struct pcap *p, const struct sd_engine_config *cfg,
 
 	/* Frames left over from earlier cells on this handle are not ours. */
 	for (int i = 0; i < STALE_MAX; i++) {
-		int r = pcap_next_ex(p, &h, &data);
+		const uint8_t *data;
+		size_t len;
 
-		if (r <= 0)
+		if (next_frame(e, &data, &len) <= 0)
 			break;
 		res->stale_frames++;
 	}
@@ -1338,4 +1380,46 @@ out:
 	sd_buf_free(&e->out);
 	free(e);
 	return res->state == SD_ENGINE_ERROR ? res->err : 0;
+}
+
+int sd_engine_run(struct pcap *p, const struct sd_engine_config *cfg,
+		  struct sd_engine_result *res)
+{
+	if (!p) {
+		memset(res, 0, sizeof(*res));
+		res->state = SD_ENGINE_ERROR;
+		res->reason = "no capture handle";
+		res->err = -SD_EVALUE;
+		return res->err;
+	}
+	return run(p, -1, cfg, res);
+}
+
+int sd_engine_run_fd(int fd, const struct sd_engine_config *cfg, struct sd_engine_result *res)
+{
+	return run(NULL, fd, cfg, res);
+}
+
+int sd_engine_socket_open(int ifindex)
+{
+	struct sockaddr_ll sll;
+	int fd, one = 1;
+
+	/* Protocol 0 at creation: the socket is not hooked in yet, so the bind
+	 * that hooks it to one interface need not wait for a grace period. */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = ifindex;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
 }

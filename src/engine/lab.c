@@ -9,7 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <pcap/pcap.h>
+#include <stdint.h>
+#include <unistd.h>
 
 #include "shakedown/capture.h"
 #include "shakedown/lab.h"
@@ -27,7 +28,7 @@ struct sd_lab {
 	struct sd_lab_opts opts;
 	struct sd_topo *topo;
 	struct sd_observer *obs;
-	pcap_t *pcap;                 /* the engine's, on c0 */
+	int sock;                     /* the engine's AF_PACKET socket on c0 */
 	struct sd_server *server;
 	uint16_t next_port;
 	int obs_node_of[SD_TOPO_MAX_NODES];   /* observer index -> topology node */
@@ -50,34 +51,18 @@ const struct sd_path *sd_lab_path(const struct sd_lab *lab)
 
 static uint64_t icmp_filter_count(const struct sd_lab *lab, size_t hop);
 
-struct pcap_open {
-	const char *dev;
-	pcap_t *p;
-	char err[PCAP_ERRBUF_SIZE];
+struct sock_open {
+	int ifindex;
+	int fd;
 };
 
-static int open_engine_pcap(void *arg)
+/* The engine's socket on c0, opened inside the client namespace. */
+static int open_engine_socket(void *arg)
 {
-	struct pcap_open *o = arg;
-	pcap_t *p = pcap_create(o->dev, o->err);
+	struct sock_open *o = arg;
 
-	if (!p)
-		return -EIO;
-	if (pcap_set_snaplen(p, 65535) || pcap_set_immediate_mode(p, 1) ||
-	    pcap_set_timeout(p, 1) || pcap_activate(p) < 0 ||
-	    pcap_setnonblock(p, 1, o->err) < 0) {
-		snprintf(o->err, sizeof(o->err), "%s", pcap_geterr(p));
-		pcap_close(p);
-		return -EIO;
-	}
-	/* Only what arrives: the engine knows what it sent. */
-	if (pcap_setdirection(p, PCAP_D_IN) < 0) {
-		snprintf(o->err, sizeof(o->err), "%s", pcap_geterr(p));
-		pcap_close(p);
-		return -EIO;
-	}
-	o->p = p;
-	return 0;
+	o->fd = sd_engine_socket_open(o->ifindex);
+	return o->fd < 0 ? o->fd : 0;
 }
 
 struct server_start {
@@ -108,9 +93,10 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-static void close_pcap(void *arg)
+static void *close_fd(void *arg)
 {
-	pcap_close(arg);
+	close((int)(intptr_t)arg);
+	return NULL;
 }
 
 int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_lab **out,
@@ -118,7 +104,7 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 {
 	struct sd_topo_error terr = { { 0 } };
 	struct sd_lab *lab = calloc(1, sizeof(*lab));
-	struct pcap_open po = { 0 };
+	struct sock_open po = { .fd = -1 };
 	struct server_start ss = { 0 };
 	struct job jobs[2];
 	int nsfds[SD_TOPO_MAX_NODES];
@@ -129,6 +115,7 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	lab->path = *p;
 	lab->opts = *o;
 	lab->next_port = 40000;
+	lab->sock = -1;
 	double t0 = now_ms(), t1, t2, t3;
 
 	ret = sd_topo_open(p, o->ipv6 ? 0 : SD_TOPO_NO_IPV6, &lab->topo, &terr);
@@ -139,7 +126,7 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	}
 	/* The engine's handle and the server start while the capture
 	 * threads open theirs: each socket's setup waits on the kernel. */
-	po.dev = lab->topo->client_ifname;
+	po.ifindex = lab->topo->client_ifindex;
 	ss.cfg.family = o->ipv6 ? 10 /* AF_INET6 */ : 2 /* AF_INET */;
 	ss.cfg.addr = o->ipv6 ? "::" : "0.0.0.0";
 	ss.cfg.port = SERVER_PORT;
@@ -147,15 +134,15 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	ss.cfg.chain_size = o->chain_size;
 	ss.cfg.keylog_path = o->keylog_path;
 	ss.cfg.idle_timeout_ms = 3000;
-	jobs[0] = (struct job){ .nsfd = lab->topo->client_ns, .fn = open_engine_pcap, .arg = &po };
+	jobs[0] = (struct job){ .nsfd = lab->topo->client_ns, .fn = open_engine_socket, .arg = &po };
 	jobs[1] = (struct job){ .nsfd = lab->topo->server_ns, .fn = start_server, .arg = &ss };
 	for (int i = 0; i < 2; i++)
 		if ((ret = -pthread_create(&jobs[i].t, NULL, job_main, &jobs[i])) < 0) {
 			for (int k = 0; k < i; k++)
 				pthread_join(jobs[k].t, NULL);
 			snprintf(err, errlen, "starting threads: %s", sd_strerror(ret));
-			if (po.p)
-				pcap_close(po.p);
+			if (po.fd >= 0)
+				close(po.fd);
 			sd_server_stop(ss.srv);
 			goto fail;
 		}
@@ -177,13 +164,14 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	if (getenv("SHAKEDOWN_TIMING"))
 		fprintf(stderr, "timing: topo %.1f ms, captures %.1f ms, engine pcap + server %.1f ms more\n",
 			t1 - t0, t2 - t1, t3 - t2);
-	lab->pcap = po.p;
+	lab->sock = po.fd;
 	lab->server = ss.srv;
 	if (ret < 0)
 		goto fail;
 	if (jobs[0].ret < 0) {
 		ret = jobs[0].ret;
-		snprintf(err, errlen, "opening the client engine's capture on %s: %s", po.dev, po.err);
+		snprintf(err, errlen, "opening the client engine's socket on %s: %s",
+			 lab->topo->client_ifname, sd_strerror(ret));
 		goto fail;
 	}
 	if (jobs[1].ret < 0) {
@@ -208,12 +196,11 @@ void sd_lab_close(struct sd_lab *lab)
 	if (!lab)
 		return;
 	/* Closing AF_PACKET sockets waits an RCU grace period each: the
-	 * engine's handle goes in a thread while the captures close. */
-	if (lab->pcap) {
-		closing = pthread_create(&t, NULL, (void *(*)(void *))(void (*)(void))close_pcap,
-					 lab->pcap) == 0;
+	 * engine's socket goes in a thread while the captures close. */
+	if (lab->sock >= 0) {
+		closing = pthread_create(&t, NULL, close_fd, (void *)(intptr_t)lab->sock) == 0;
 		if (!closing)
-			pcap_close(lab->pcap);
+			close(lab->sock);
 	}
 	sd_observer_close(lab->obs);
 	sd_server_stop(lab->server);
@@ -246,7 +233,7 @@ static int on_data(void *ctx, const uint8_t *stream, size_t len, struct sd_buf *
 }
 
 struct engine_job {
-	pcap_t *p;
+	int fd;
 	struct sd_engine_config cfg;
 	struct sd_engine_result *res;
 };
@@ -255,7 +242,7 @@ static int run_engine(void *arg)
 {
 	struct engine_job *j = arg;
 
-	return sd_engine_run(j->p, &j->cfg, j->res);
+	return sd_engine_run_fd(j->fd, &j->cfg, j->res);
 }
 
 /* Stream offset of message offset m, with records of size rec (0: one). */
@@ -453,7 +440,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	cc.sess.records = rec;
 
 	memset(&ej, 0, sizeof(ej));
-	ej.p = lab->pcap;
+	ej.fd = lab->sock;
 	ej.res = &r->eng;
 	sd_engine_config_init(&ej.cfg);
 	ej.cfg.family = cell->ipv6 ? 6 : 4;
@@ -688,7 +675,7 @@ int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r,
 				break;
 			e = side == 0 ? &t->link[node - 1].end[SD_TOPO_RIGHT] :
 					&t->link[node].end[SD_TOPO_LEFT];
-			if ((ret = sd_pcap_write_header(&b, SD_LINKTYPE_LINUX_SLL2, 65535)) < 0)
+			if ((ret = sd_pcap_write_header(&b, SD_LINKTYPE_ETHERNET, 65535)) < 0)
 				goto next;
 			for (size_t i = 0; i < r->npkts; i++) {
 				const struct sd_vd_pkt *p = &r->pkts[i];

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Per-namespace capture threads on libpcap's "any" device, kept for a topology's life. */
+/* Per-namespace capture threads on plain AF_PACKET sockets, kept for a topology's life. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -9,16 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <pcap/pcap.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 
 #include "shakedown/observe.h"
 
 #define MAX_NODES 16
-/* SLL2 (LINKTYPE_LINUX_SLL2) header: protocol, reserved, ifindex,
- * hatype, pkttype, addr length, address. */
-#define SLL2_HDR 20
+#define ETH_HDR 14
+#define BATCH 64
+#define SNAP 65535
 #define MAX_BYTES (256u << 20)
 
 struct store {
@@ -35,10 +39,10 @@ struct capturer {
 	int nsfd;
 	pthread_t thread;
 	bool started;
-	pcap_t *pcap;
 	int fd;
 	int ret;                    /* open result */
-	char err[PCAP_ERRBUF_SIZE];
+	char err[128];
+	uint8_t *rx;                /* BATCH receive buffers of SNAP bytes */
 	struct store st;
 	uint64_t sync_seen;         /* last sync generation served */
 };
@@ -56,23 +60,23 @@ struct sd_observer {
 	size_t nmerged;
 };
 
-static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+static void store(struct capturer *c, const struct timespec *ts, const struct sockaddr_ll *sll,
+		  const uint8_t *bytes, size_t caplen, size_t wire_len)
 {
-	struct capturer *c = (struct capturer *)user;
 	struct store *s = &c->st;
 	struct sd_obs_pkt *p;
 
-	if (s->full || h->caplen < SLL2_HDR)
+	if (s->full || caplen < ETH_HDR)
 		return;
-	if (s->len + h->caplen > MAX_BYTES) {
+	if (s->len + caplen > MAX_BYTES) {
 		s->full = true;
 		return;
 	}
-	if (s->len + h->caplen > s->cap) {
+	if (s->len + caplen > s->cap) {
 		size_t cap = s->cap ? s->cap : 1 << 16;
 		uint8_t *b;
 
-		while (cap < s->len + h->caplen)
+		while (cap < s->len + caplen)
 			cap *= 2;
 		if (!(b = realloc(s->bytes, cap))) {
 			s->full = true;
@@ -92,56 +96,91 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 		s->pkts = np;
 		s->cap_pkts = cap;
 	}
-	memcpy(s->bytes + s->len, bytes, h->caplen);
+	memcpy(s->bytes + s->len, bytes, caplen);
 	p = &s->pkts[s->n++];
-	/* pcap was asked for nanosecond stamps. */
-	p->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+	p->ts_ns = (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
 	p->node = c->node;
-	p->ifindex = (uint32_t)bytes[4] << 24 | (uint32_t)bytes[5] << 16 |
-		     (uint32_t)bytes[6] << 8 | bytes[7];
-	p->pkttype = bytes[10];
-	p->len = h->caplen;
-	p->wire_len = h->len;
+	p->ifindex = (uint32_t)sll->sll_ifindex;
+	p->pkttype = sll->sll_pkttype;
+	p->len = (uint32_t)caplen;
+	p->wire_len = (uint32_t)wire_len;
 	p->data = (const uint8_t *)(uintptr_t)s->len;
-	s->len += h->caplen;
+	s->len += caplen;
 }
 
 static int open_handle(struct capturer *c)
 {
-	pcap_t *p;
+	struct sockaddr_ll sll;
+	int fd, one = 1;
 
-	if (setns(c->nsfd, CLONE_NEWNET) < 0)
+	if (setns(c->nsfd, CLONE_NEWNET) < 0) {
+		snprintf(c->err, sizeof(c->err), "setns: %s", strerror(errno));
 		return -errno;
-	p = pcap_create("any", c->err);
-	if (!p)
-		return -SD_EFORMAT;
-	/* libpcap's default 2 MB ring: a larger one costs tens of ms to set
-	 * up and tear down, and a cell's packets fit many times over. */
-	if (pcap_set_snaplen(p, 65535) || pcap_set_immediate_mode(p, 1) ||
-	    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO))
-		goto fail;
-	if (pcap_activate(p) < 0) {
-		snprintf(c->err, sizeof(c->err), "%s", pcap_geterr(p));
-		goto fail;
 	}
-	if (pcap_set_datalink(p, DLT_LINUX_SLL2) < 0 || pcap_setnonblock(p, 1, c->err) < 0) {
-		snprintf(c->err, sizeof(c->err), "%s", pcap_geterr(p));
-		goto fail;
+	c->rx = malloc((size_t)BATCH * SNAP);
+	if (!c->rx)
+		return -ENOMEM;
+	/* Protocol 0 at creation, ETH_P_ALL at bind: the socket is hooked in
+	 * once, without waiting for a grace period. Bound to no interface, it
+	 * sees them all, both directions. */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(c->err, sizeof(c->err), "socket: %s", strerror(errno));
+		return -errno;
 	}
-	c->fd = pcap_get_selectable_fd(p);
-	if (c->fd < 0)
-		goto fail;
-	c->pcap = p;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		snprintf(c->err, sizeof(c->err), "AF_PACKET socket: %s", strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	c->fd = fd;
 	return 0;
-fail:
-	pcap_close(p);
-	return -SD_EFORMAT;
 }
 
 static void drain(struct capturer *c)
 {
-	while (pcap_dispatch(c->pcap, -1, on_packet, (u_char *)c) > 0)
-		;
+	struct mmsghdr msg[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_ll from[BATCH];
+	char ctl[BATCH][CMSG_SPACE(sizeof(struct timespec))];
+
+	for (;;) {
+		int n;
+
+		for (int i = 0; i < BATCH; i++) {
+			iov[i].iov_base = c->rx + (size_t)i * SNAP;
+			iov[i].iov_len = SNAP;
+			memset(&msg[i], 0, sizeof(msg[i]));
+			msg[i].msg_hdr.msg_iov = &iov[i];
+			msg[i].msg_hdr.msg_iovlen = 1;
+			msg[i].msg_hdr.msg_name = &from[i];
+			msg[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msg[i].msg_hdr.msg_control = ctl[i];
+			msg[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
+		}
+		n = recvmmsg(c->fd, msg, BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			struct timespec ts = { 0, 0 };
+			struct cmsghdr *cm;
+			size_t len = msg[i].msg_len;
+
+			for (cm = CMSG_FIRSTHDR(&msg[i].msg_hdr); cm; cm = CMSG_NXTHDR(&msg[i].msg_hdr, cm))
+				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS)
+					memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			if (!ts.tv_sec)
+				clock_gettime(CLOCK_REALTIME, &ts);
+			store(c, &ts, &from[i], iov[i].iov_base, len < SNAP ? len : SNAP, len);
+		}
+		if (n < BATCH)
+			return;
+	}
 }
 
 static void *capture_main(void *arg)
@@ -182,8 +221,8 @@ static void *capture_main(void *arg)
 			sched_yield();
 		}
 	}
-	pcap_close(c->pcap);
-	c->pcap = NULL;
+	close(c->fd);
+	c->fd = -1;
 	return NULL;
 }
 
@@ -323,7 +362,7 @@ void sd_observer_close(struct sd_observer *o)
 	if (o->wake >= 0 && write(o->wake, &one, sizeof(one)) < 0) {
 		/* the threads still see stop within their poll timeout */
 	}
-	/* Joining in parallel: each thread's pcap_close waits out its own
+	/* Joining in parallel: each thread's close() waits out its own
 	 * RCU grace period concurrently with the others. */
 	for (size_t i = 0; i < o->n; i++)
 		if (o->cap[i].started)
@@ -331,6 +370,7 @@ void sd_observer_close(struct sd_observer *o)
 	for (size_t i = 0; i < o->n; i++) {
 		free(o->cap[i].st.bytes);
 		free(o->cap[i].st.pkts);
+		free(o->cap[i].rx);
 	}
 	if (o->wake >= 0)
 		close(o->wake);

@@ -124,7 +124,7 @@ static int stream_of(struct fpkt *f, size_t n, bool (*pick)(const struct fpkt *,
 	int ret;
 
 	*flow = NULL;
-	if ((ret = sd_pcap_write_header(&b, SD_LINKTYPE_LINUX_SLL2, 65535)) < 0)
+	if ((ret = sd_pcap_write_header(&b, SD_LINKTYPE_ETHERNET, 65535)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (f[i].dir >= 0 && !f[i].icmp_err && pick(&f[i], arg))
@@ -274,7 +274,7 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 	for (size_t i = 0; i < in->npkts; i++) {
 		f[i].raw = &in->pkts[i];
 		f[i].dir = -1;
-		if (sd_pkt_decode(SD_LINKTYPE_LINUX_SLL2, in->pkts[i].frame, in->pkts[i].len,
+		if (sd_pkt_decode(SD_LINKTYPE_ETHERNET, in->pkts[i].frame, in->pkts[i].len,
 				  &f[i].p) < 0)
 			continue;
 		f[i].dir = classify(in, &f[i]);
@@ -661,7 +661,7 @@ void sd_verdict_ladder(const struct sd_vd_input *in, char *out, size_t n)
 	for (size_t i = 0; i < in->npkts; i++) {
 		f[i].raw = &in->pkts[i];
 		f[i].dir = -1;
-		if (sd_pkt_decode(SD_LINKTYPE_LINUX_SLL2, in->pkts[i].frame, in->pkts[i].len, &f[i].p) < 0)
+		if (sd_pkt_decode(SD_LINKTYPE_ETHERNET, in->pkts[i].frame, in->pkts[i].len, &f[i].p) < 0)
 			continue;
 		f[i].dir = classify(in, &f[i]);
 		if (f[i].dir < 0 || f[i].icmp_err || f[i].p.frag || !(f[i].p.tcp.flags & SD_TCP_SYN))
