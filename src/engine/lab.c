@@ -162,7 +162,7 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 		pthread_join(jobs[i].t, NULL);
 	t3 = now_ms();
 	if (getenv("SHAKEDOWN_TIMING"))
-		fprintf(stderr, "timing: topo %.1f ms, captures %.1f ms, engine pcap + server %.1f ms more\n",
+		fprintf(stderr, "timing: topo %.1f ms, captures %.1f ms, engine socket + server %.1f ms more\n",
 			t1 - t0, t2 - t1, t3 - t2);
 	lab->sock = po.fd;
 	lab->server = ss.srv;
