@@ -662,25 +662,29 @@ int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r,
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return -errno;
 	}
-	/* One file per interface: hop k's left and right, and the server's s0;
-	 * the client's c0 sees exactly what hop 1's left end sees. */
-	for (size_t node = 1; node < t->nnodes; node++) {
+	/* One file per interface: the client's c0 (a veth end sees exactly
+	 * what its peer, hop 1's left end, sees), hop k's left and right, and
+	 * the server's s0. */
+	for (size_t node = 0; node < t->nnodes; node++) {
 		for (int side = 0; side < 2; side++) {
 			struct sd_buf b = SD_BUF_INIT;
 			const struct sd_topo_end *e;
 			char path[4096];
 			FILE *f;
 
-			if (node == t->nnodes - 1 && side == 1)
+			if ((node == t->nnodes - 1 || node == 0) && side == 1)
 				break;
-			e = side == 0 ? &t->link[node - 1].end[SD_TOPO_RIGHT] :
+			e = node == 0 ? &t->link[0].end[SD_TOPO_LEFT] :
+			    side == 0 ? &t->link[node - 1].end[SD_TOPO_RIGHT] :
 					&t->link[node].end[SD_TOPO_LEFT];
 			if ((ret = sd_pcap_write_header(&b, SD_LINKTYPE_ETHERNET, 65535)) < 0)
 				goto next;
 			for (size_t i = 0; i < r->npkts; i++) {
 				const struct sd_vd_pkt *p = &r->pkts[i];
 
-				if (p->node != (int)node - 1 || p->side != side)
+				/* c0's view is hop 1's left side's. */
+				if (node == 0 ? p->node != 0 || p->side != 0 :
+						p->node != (int)node - 1 || p->side != side)
 					continue;
 				if ((ret = sd_pcap_write_packet(&b, p->ts_ns, p->frame,
 								(uint32_t)p->len)) < 0)

@@ -69,7 +69,8 @@ jq_is "chain-size 20000: flight >= 20000" "$TMP/chain.json" '.server_flight_byte
 # Per-hop pcaps: valid checksums, readable by tshark, the hello in both.
 cell pcaps --profile chrome-pq --path tunnel-1300-pmtud --pcap-dir "$TMP/pcaps"
 jq_is "pcaps: ok" "$TMP/pcaps.json" .outcome ok
-check "pcaps: one per interface" test "$(ls "$TMP/pcaps" | wc -l)" -eq 5
+check "pcaps: one per veth end" test "$(ls "$TMP/pcaps" | wc -l)" -eq 6
+check "pcaps: c0 and h1l saw the same frames" cmp -s "$TMP/pcaps/client-c0.pcap" "$TMP/pcaps/lan-h1l.pcap"
 if command -v tshark > /dev/null; then
   for f in "$TMP"/pcaps/*.pcap; do
     n=$(tshark -r "$f" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
@@ -82,6 +83,21 @@ if command -v tshark > /dev/null; then
   n=$(tshark -r "$TMP/pcaps/lan-h1l.pcap" -Y 'icmp.type == 3 && icmp.code == 4' 2>/dev/null | wc -l)
   check "lan-h1l.pcap: the frag-needed crossed toward the client" test "$n" -ge 1
 fi
+
+# Shapes through a clean path: the cut lands where asked, the server still
+# reassembles, and the handshake completes.
+cell split --profile chrome-pq --path clean --shape split@key_share.X25519MLKEM768
+jq_is "split@field: ok" "$TMP/split.json" .outcome ok
+jq_is "split@field: first segment ends at the share" "$TMP/split.json" '.flight.segments[0] < 700' true
+cell rev --profile chrome-pq --path clean --shape order:reverse
+jq_is "order:reverse: ok" "$TMP/rev.json" .outcome ok
+cell dup --profile chrome-pq --path clean --shape dup,gap:5
+jq_is "dup,gap: ok" "$TMP/dup.json" .outcome ok
+cell frag4 --profile chrome-pq --path clean --shape ipfrag:600
+jq_is "ipfrag:600 over IPv4: ok" "$TMP/frag4.json" .outcome ok
+jq_is "ipfrag:600: fragments counted" "$TMP/frag4.json" '.flight.ip_fragments >= 3' true
+cell splitoff --profile chrome-pq --path clean --shape split@100+600
+jq_is "split@100+600: segments" "$TMP/splitoff.json" '.flight.segments[0:2] | join(",")' "100,500"
 
 # HRR through the in-path server: a P-384-only client gets ok on X25519?
 # (OpenSSL 3.0 prefers X25519; the p384 profile offers it without a share.)
