@@ -26,6 +26,15 @@ int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
 int cli_write_file(const char *path, const void *data, size_t len);
 /* Writes a buffer to stdout; -errno on failure (e.g. EPIPE). */
 int cli_stdout(const struct sd_buf *b);
+/*
+ * For --profile/--path: a name with '/' or ending in .ini is a file. Returns
+ * 0 for a built-in name, 1 with *data (free it) and base (the file name
+ * without extension) for a file, or minus an exit code after printing why.
+ */
+int cli_read_spec(const char *name, const char *what, uint8_t **data, size_t *len,
+		  char *base, size_t n);
+/* "file:line: msg" (or "file: msg"), exit 2. */
+int cli_spec_error(const char *name, int line, const char *msg);
 /* Parses a decimal size with bounds; -1 on error. */
 long long cli_parse_num(const char *s, long long min, long long max);
 

@@ -51,23 +51,15 @@ int cli_load_profile(const char *name, struct sd_profile *p)
 	size_t len;
 	int ret;
 
-	if (strchr(name, '/') || (strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".ini"))) {
-		const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-		char pname[64];
+	char pname[64];
 
-		ret = cli_read_file(name, 1 << 20, &data, &len);
-		if (ret < 0)
-			return cli_error(SD_EXIT_USAGE, "cannot read profile file %s: %s", name,
-					 sd_strerror(ret));
-		snprintf(pname, sizeof(pname), "%.*s", (int)strcspn(base, "."), base);
+	ret = cli_read_spec(name, "profile", &data, &len, pname, sizeof(pname));
+	if (ret < 0)
+		return -ret;
+	if (ret == 1) {
 		ret = sd_profile_parse((const char *)data, len, pname, p, &err);
 		free(data);
-		if (ret < 0) {
-			if (err.line)
-				return cli_error(SD_EXIT_USAGE, "%s:%d: %s", name, err.line, err.msg);
-			return cli_error(SD_EXIT_USAGE, "%s: %s", name, err.msg);
-		}
-		return 0;
+		return ret < 0 ? cli_spec_error(name, err.line, err.msg) : 0;
 	}
 	ret = sd_profile_builtin(name, p, &err);
 	if (ret == -SD_EUNKNOWN)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "shakedown/err.h"
 
 const char *cli_cmd = NULL;
 
@@ -116,6 +117,29 @@ int cli_stdout(const struct sd_buf *b)
 	int ret = write_all(1, b->data, b->len);
 
 	return ret;
+}
+
+int cli_read_spec(const char *name, const char *what, uint8_t **data, size_t *len,
+		  char *base, size_t n)
+{
+	const char *b = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	size_t l = strlen(name);
+	int ret;
+
+	if (!strchr(name, '/') && !(l > 4 && !strcmp(name + l - 4, ".ini")))
+		return 0;
+	ret = cli_read_file(name, 1 << 20, data, len);
+	if (ret < 0)
+		return -cli_error(SD_EXIT_USAGE, "cannot read %s file %s: %s", what, name, sd_strerror(ret));
+	snprintf(base, n, "%.*s", (int)strcspn(b, "."), b);
+	return 1;
+}
+
+int cli_spec_error(const char *name, int line, const char *msg)
+{
+	if (line)
+		return cli_error(SD_EXIT_USAGE, "%s:%d: %s", name, line, msg);
+	return cli_error(SD_EXIT_USAGE, "%s: %s", name, msg);
 }
 
 long long cli_parse_num(const char *s, long long min, long long max)
