@@ -9,8 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <ini.h>
-
+#include "shakedown/ini.h"
 #include "shakedown/path.h"
 
 const struct sd_behaviour_info sd_path_behaviours[] = {
@@ -28,180 +27,6 @@ const struct sd_behaviour_info sd_path_behaviours[] = {
 	  "token bucket on both egresses, e.g. 10mbit (8kbit..10gbit)" },
 	{ 0, NULL, NULL, NULL },
 };
-
-/*
- * inih does not say on which line a key is, nor which handler call
- * continues the previous key, and it does not report sections without
- * keys. This scan of the text follows inih's rules (ini.c,
- * ini_parse_stream, release 55) to tell: a UTF-8 byte order mark is
- * skipped; a line whose first non-blank is ';' or '#' is a comment; a line
- * indented by any white space (isspace) after a key continues it, even one
- * starting with '['; "[name]" starts a section, the name being everything
- * up to the first ']' unless an inline comment (';' after white space)
- * comes first; anything else is a key. inih stops at 198 characters a line
- * (INI_MAX_LINE 200), so longer lines are refused rather than misread.
- * Inline comments (';' after white space) end key lines and, unlike in
- * inih, continuation lines too.
- */
-#define INI_LINE_CHARS 198
-
-enum ev_type { EV_SECTION, EV_KEY, EV_CONT };
-
-struct event {
-	enum ev_type type;
-	int line;
-	char name[40];             /* EV_SECTION: the text between the brackets */
-	bool name_long;            /* ... which did not fit in name */
-};
-
-struct scan {
-	struct event *ev;
-	size_t nev;
-	int long_line;             /* first line inih would split, or 0 */
-};
-
-static int scan_lines(const char *text, size_t len, struct scan *sc)
-{
-	size_t i = 0;
-	int line = 1;
-	bool have_key = false;
-
-	/* At most one event per line, and a line takes at least one byte. */
-	sc->ev = calloc(len + 1, sizeof(*sc->ev));
-	sc->nev = 0;
-	sc->long_line = 0;
-	if (!sc->ev)
-		return -ENOMEM;
-	while (i < len) {
-		size_t b = i, s, e;
-		struct event *ev = &sc->ev[sc->nev];
-
-		while (i < len && text[i] != '\n')
-			i++;
-		e = i;
-		if (e - b > INI_LINE_CHARS && !sc->long_line)
-			sc->long_line = line;
-		if (line == 1 && e - b >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-			b += 3;
-		s = b;
-		while (s < e && isspace((unsigned char)text[s]))
-			s++;
-		if (s < e && text[s] != ';' && text[s] != '#') {
-			ev->line = line;
-			if (have_key && s > b) {
-				ev->type = EV_CONT;
-				sc->nev++;
-			} else if (text[s] == '[') {
-				size_t k = s + 1, n;
-				bool was_space = false;
-
-				while (k < e && text[k] != ']' && !(was_space && text[k] == ';')) {
-					was_space = isspace((unsigned char)text[k]);
-					k++;
-				}
-				/* Without its ']' inih fails on this line. */
-				have_key = false;
-				if (k < e && text[k] == ']') {
-					ev->type = EV_SECTION;
-					n = k - (s + 1);
-					ev->name_long = n >= sizeof(ev->name);
-					if (ev->name_long)
-						n = sizeof(ev->name) - 1;
-					memcpy(ev->name, text + s + 1, n);
-					ev->name[n] = 0;
-					sc->nev++;
-				}
-			} else {
-				ev->type = EV_KEY;
-				sc->nev++;
-				have_key = true;
-			}
-		}
-		i++;
-		line++;
-	}
-	return 0;
-}
-
-struct entry {
-	char key[48];
-	char *val;
-};
-
-struct collect {
-	size_t *keyev;             /* event index of the k-th handler call */
-	size_t nkeyev;
-	const struct scan *sc;
-	struct entry *e;
-	size_t n, cap, calls;
-	size_t *entry_of;          /* entry index of each EV_KEY event */
-	int err;
-};
-
-static int on_raw(void *user, const char *section, const char *key, const char *val)
-{
-	struct collect *c = user;
-	size_t k = c->calls++;
-	const struct event *ev;
-
-	(void)section;
-	if (c->err)
-		return 0;
-	/* Only when inih and the scan disagree, and inih then reports an
-	 * error of its own; keep going quietly until it does. */
-	if (k >= c->nkeyev)
-		return 1;
-	ev = &c->sc->ev[c->keyev[k]];
-	if (ev->type == EV_CONT) {
-		struct entry *e;
-		size_t a, b;
-		char *v;
-
-		if (!c->n)
-			return 1;
-		e = &c->e[c->n - 1];
-		a = strlen(e->val);
-		/* inih (release 55) strips inline comments on key lines only;
-		 * here they go on continuation lines as well, by the same
-		 * rule: ';' after white space. */
-		for (b = 0; val[b]; b++)
-			if (val[b] == ';' && b && isspace((unsigned char)val[b - 1]))
-				break;
-		while (b && isspace((unsigned char)val[b - 1]))
-			b--;
-		if (!b)
-			return 1;
-		v = realloc(e->val, a + b + 2);
-		if (!v)
-			goto nomem;
-		/* An empty first line adds no separator: "key =" followed by
-		 * indented lines is the value of those lines alone. */
-		if (a)
-			v[a++] = ' ';
-		memcpy(v + a, val, b);
-		v[a + b] = 0;
-		e->val = v;
-		return 1;
-	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
-		struct entry *e = realloc(c->e, cap * sizeof(*e));
-
-		if (!e)
-			goto nomem;
-		c->e = e;
-		c->cap = cap;
-	}
-	snprintf(c->e[c->n].key, sizeof(c->e[c->n].key), "%s", key);
-	if (!(c->e[c->n].val = strdup(val)))
-		goto nomem;
-	c->entry_of[c->keyev[k]] = c->n;
-	c->n++;
-	return 1;
-nomem:
-	c->err = -ENOMEM;
-	return 0;
-}
 
 struct parse_ctx {
 	struct sd_path *p;
@@ -502,7 +327,7 @@ static bool valid_hop_name(const char *s)
 	return strcmp(s, "client") != 0 && strcmp(s, "server") != 0;
 }
 
-static int on_section(struct parse_ctx *c, const struct event *ev)
+static int on_section(struct parse_ctx *c, const struct sd_ini_item *ev)
 {
 	struct sd_path *p = c->p;
 	char text[sizeof(ev->name)];
@@ -568,68 +393,19 @@ int sd_path_parse(const char *text, size_t len, const char *name,
 		  struct sd_path *p, struct sd_path_error *err)
 {
 	struct parse_ctx ctx = { .p = p, .err = err, .sect = -1 };
-	struct collect col = { 0 };
-	struct scan sc = { 0 };
-	const char *nul;
-	char *copy = NULL;
-	int line, ret;
+	struct sd_ini ini;
+	int ret;
 
 	memset(err, 0, sizeof(*err));
 	defaults(p, name);
-	nul = memchr(text, 0, len);
-	if (nul) {
-		err->line = 1;
-		for (const char *t = text; t < nul; t++)
-			err->line += *t == '\n';
-		snprintf(err->msg, sizeof(err->msg), "a NUL byte: not a text file");
-		return -SD_ESYNTAX;
-	}
-	ret = -ENOMEM;
-	if (scan_lines(text, len, &sc) < 0)
-		goto out;
-	if (sc.long_line) {
-		ret = -SD_ESYNTAX;
-		err->line = sc.long_line;
-		snprintf(err->msg, sizeof(err->msg),
-			 "line longer than %d characters (continue a value on indented lines)",
-			 INI_LINE_CHARS);
-		goto out;
-	}
-	col.sc = &sc;
-	col.keyev = malloc((sc.nev + 1) * sizeof(size_t));
-	col.entry_of = malloc((sc.nev + 1) * sizeof(size_t));
-	if (!col.keyev || !col.entry_of || !(copy = malloc(len + 1)))
-		goto out;
-	for (size_t i = 0; i < sc.nev; i++) {
-		col.entry_of[i] = SIZE_MAX;
-		if (sc.ev[i].type != EV_SECTION)
-			col.keyev[col.nkeyev++] = i;
-	}
-	memcpy(copy, text, len);
-	copy[len] = 0;
-	line = ini_parse_string(copy, on_raw, &col);
-	if (col.err) {
-		ret = col.err;
-		goto out;
-	}
-	if (line != 0) {
-		ret = -SD_ESYNTAX;
-		err->line = line > 0 ? line : 0;
-		snprintf(err->msg, sizeof(err->msg),
-			 "not 'key = value', a comment or a [section]");
-		goto out;
-	}
-	/* Sections and keys in file order, so the first error is reported. */
-	for (size_t i = 0; i < sc.nev; i++) {
-		const struct event *ev = &sc.ev[i];
+	ret = sd_ini_read(text, len, &ini, &err->line, err->msg, sizeof(err->msg));
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < ini.n; i++) {
+		const struct sd_ini_item *it = &ini.item[i];
 
-		ctx.line = ev->line;
-		if (ev->type == EV_SECTION)
-			ret = on_section(&ctx, ev);
-		else if (ev->type == EV_KEY && col.entry_of[i] != SIZE_MAX)
-			ret = on_key(&ctx, col.e[col.entry_of[i]].key, col.e[col.entry_of[i]].val);
-		else
-			ret = 0;
+		ctx.line = it->line;
+		ret = it->section ? on_section(&ctx, it) : on_key(&ctx, it->name, it->value);
 		if (ret < 0)
 			goto out;
 	}
@@ -642,13 +418,7 @@ int sd_path_parse(const char *text, size_t len, const char *name,
 	}
 	ret = 0;
 out:
-	for (size_t i = 0; i < col.n; i++)
-		free(col.e[i].val);
-	free(col.e);
-	free(col.keyev);
-	free(col.entry_of);
-	free(sc.ev);
-	free(copy);
+	sd_ini_free(&ini);
 	return ret;
 }
 
@@ -771,11 +541,11 @@ static int put_text(char *out, size_t n, size_t *w, const char *key, const char 
 {
 	size_t len = strlen(s), room;
 
-	if (strlen(key) + 3 + len <= INI_LINE_CHARS && s[0] != ';') {
+	if (strlen(key) + 3 + len <= SD_INI_LINE_CHARS && s[0] != ';') {
 		put(out, n, w, "%s = %s\n", key, s);
 		return 0;
 	}
-	room = INI_LINE_CHARS - strlen(key) - 1;
+	room = SD_INI_LINE_CHARS - strlen(key) - 1;
 	put(out, n, w, "%s=", key);
 	while (len > room) {
 		size_t cut = 0;
@@ -791,7 +561,7 @@ static int put_text(char *out, size_t n, size_t *w, const char *key, const char 
 		put(out, n, w, "%.*s\n ", (int)cut, s);
 		s += cut + 1;
 		len -= cut + 1;
-		room = INI_LINE_CHARS - 1;
+		room = SD_INI_LINE_CHARS - 1;
 	}
 	put(out, n, w, "%s\n", s);
 	return 0;

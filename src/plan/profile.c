@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <ini.h>
 
+#include "shakedown/ini.h"
 #include "shakedown/profile.h"
 #include "shakedown/tls.h"
 
@@ -401,177 +401,28 @@ static void defaults(struct sd_profile *p, const char *name)
 	p->versions.n = 1;
 }
 
-/*
- * inih hands an indented continuation line to the handler as another value
- * of the same key, and does not say which line a key came from. This scan
- * of the text tells, for the n-th handler call, its line and whether it
- * continues the previous key. It must follow inih's rules (ini.c,
- * ini_parse_stream) exactly, or every later key gets another key's line
- * and a continuation turns into a key given twice: a UTF-8 byte order mark
- * is skipped; a line whose first non-blank is ';' or '#' is a comment; a
- * line indented by any white space (isspace) after a key continues it,
- * even one starting with '['; a section header ends the key.
- */
-struct line_map {
-	int *line;
-	bool *cont;
-	size_t n;
-	int long_line;     /* first line inih would split, or 0 */
-};
-
-/*
- * inih reads a line into a buffer of INI_MAX_LINE (200) bytes, so it sees
- * at most 198 characters and a newline; the rest of a longer line becomes
- * a line of its own. Such a line is refused with its number rather than
- * parsed as something it is not.
- */
-#define INI_LINE_CHARS 198
-
-static int map_lines(const char *text, size_t len, struct line_map *m)
-{
-	size_t i = 0;
-	int line = 1;
-	bool have_key = false;
-
-	m->line = malloc((len + 1) * sizeof(int));
-	m->cont = malloc((len + 1) * sizeof(bool));
-	m->n = 0;
-	m->long_line = 0;
-	if (!m->line || !m->cont)
-		return -ENOMEM;
-	while (i < len) {
-		size_t b = i, s, e;
-
-		while (i < len && text[i] != '\n')
-			i++;
-		e = i;
-		if (e - b > INI_LINE_CHARS && !m->long_line)
-			m->long_line = line;
-		if (line == 1 && e - b >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-			b += 3;
-		s = b;
-		while (s < e && isspace((unsigned char)text[s]))
-			s++;
-		if (s < e && text[s] != ';' && text[s] != '#') {
-			if (have_key && s > b) {
-				m->line[m->n] = line;
-				m->cont[m->n++] = true;
-			} else if (text[s] == '[') {
-				have_key = false;
-			} else {
-				m->line[m->n] = line;
-				m->cont[m->n++] = false;
-				have_key = true;
-			}
-		}
-		i++;
-		line++;
-	}
-	return 0;
-}
-
-struct entry {
-	char section[32];
-	char key[48];
-	char *val;
-	int line;
-};
-
-struct collect {
-	struct line_map map;
-	struct entry *e;
-	size_t n, cap, calls;
-	int err;
-};
-
-static int on_raw(void *user, const char *section, const char *key, const char *val)
-{
-	struct collect *c = user;
-	size_t k = c->calls++;
-	bool cont = k < c->map.n && c->map.cont[k] && c->n;
-
-	if (c->err)
-		return 0;
-	if (cont) {
-		struct entry *e = &c->e[c->n - 1];
-		size_t a = strlen(e->val), b = strlen(val);
-		char *v = realloc(e->val, a + b + 2);
-
-		if (!v)
-			goto nomem;
-		v[a] = ' ';
-		memcpy(v + a + 1, val, b + 1);
-		e->val = v;
-		return 1;
-	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 32;
-		struct entry *e = realloc(c->e, cap * sizeof(*e));
-
-		if (!e)
-			goto nomem;
-		c->e = e;
-		c->cap = cap;
-	}
-	snprintf(c->e[c->n].section, sizeof(c->e[c->n].section), "%s", section);
-	snprintf(c->e[c->n].key, sizeof(c->e[c->n].key), "%s", key);
-	c->e[c->n].line = k < c->map.n ? c->map.line[k] : 0;
-	if (!(c->e[c->n].val = strdup(val)))
-		goto nomem;
-	c->n++;
-	return 1;
-nomem:
-	c->err = -ENOMEM;
-	return 0;
-}
-
 int sd_profile_parse(const char *text, size_t len, const char *name,
 		     struct sd_profile *p, struct sd_profile_error *err)
 {
 	struct parse_ctx ctx = { .p = p, .err = err };
-	struct collect col = { 0 };
-	const char *nul;
-	char *copy = NULL;
-	int line, ret;
+	struct sd_ini ini;
+	const char *section = "";
+	int ret;
 
 	memset(err, 0, sizeof(*err));
 	defaults(p, name);
-	nul = memchr(text, 0, len);
-	if (nul) {
-		err->line = 1;
-		for (const char *t = text; t < nul; t++)
-			err->line += *t == '\n';
-		snprintf(err->msg, sizeof(err->msg), "a NUL byte: not a text file");
-		return -SD_ESYNTAX;
-	}
-	ret = -ENOMEM;
-	if (map_lines(text, len, &col.map) < 0 || !(copy = malloc(len + 1)))
-		goto out;
-	if (col.map.long_line) {
-		ret = -SD_ESYNTAX;
-		err->line = col.map.long_line;
-		snprintf(err->msg, sizeof(err->msg),
-			 "line longer than %d characters (continue a value on indented lines)",
-			 INI_LINE_CHARS);
-		goto out;
-	}
-	memcpy(copy, text, len);
-	copy[len] = 0;
-	line = ini_parse_string(copy, on_raw, &col);
-	if (col.err) {
-		ret = col.err;
-		goto out;
-	}
-	if (line != 0) {
-		ret = -SD_ESYNTAX;
-		err->line = line > 0 ? line : 0;
-		snprintf(err->msg, sizeof(err->msg),
-			 "not 'key = value', a comment or a [section]");
-		goto out;
-	}
-	for (size_t i = 0; i < col.n; i++) {
-		ctx.line = col.e[i].line;
-		on_key(&ctx, col.e[i].section, col.e[i].key, col.e[i].val);
+	ret = sd_ini_read(text, len, &ini, &err->line, err->msg, sizeof(err->msg));
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < ini.n; i++) {
+		const struct sd_ini_item *it = &ini.item[i];
+
+		if (it->section) {
+			section = it->name_long ? "?" : it->name;
+			continue;
+		}
+		ctx.line = it->line;
+		on_key(&ctx, section, it->name, it->value);
 		if (ctx.ret) {
 			ret = ctx.ret;
 			goto out;
@@ -584,12 +435,7 @@ int sd_profile_parse(const char *text, size_t len, const char *name,
 	}
 	ret = 0;
 out:
-	for (size_t i = 0; i < col.n; i++)
-		free(col.e[i].val);
-	free(col.e);
-	free(col.map.line);
-	free(col.map.cont);
-	free(copy);
+	sd_ini_free(&ini);
 	return ret;
 }
 
