@@ -166,50 +166,21 @@ static const char *find(const struct entry *t, size_t n, uint16_t v)
 	return NULL;
 }
 
-const char *sd_tls_ext_name(uint16_t type)
+/* A name from a table; GREASE values (RFC 8701) in the kinds that have them. */
+static const char *named(const struct entry *t, size_t n, uint16_t v, bool grease)
 {
-	if (sd_tls_is_grease(type))
+	if (grease && sd_tls_is_grease(v))
 		return "GREASE";
-	return find(exts, N(exts), type);
+	return find(t, n, v);
 }
 
-const char *sd_tls_group_name(uint16_t group)
-{
-	if (sd_tls_is_grease(group))
-		return "GREASE";
-	return find(groups, N(groups), group);
-}
-
-const char *sd_tls_cipher_name(uint16_t suite)
-{
-	if (sd_tls_is_grease(suite))
-		return "GREASE";
-	return find(ciphers, N(ciphers), suite);
-}
-
-const char *sd_tls_sigalg_name(uint16_t scheme)
-{
-	if (sd_tls_is_grease(scheme))
-		return "GREASE";
-	return find(sigalgs, N(sigalgs), scheme);
-}
-
-const char *sd_tls_version_name(uint16_t version)
-{
-	if (sd_tls_is_grease(version))
-		return "GREASE";
-	return find(versions, N(versions), version);
-}
-
-const char *sd_tls_alert_name(uint8_t desc)
-{
-	return find(alerts, N(alerts), desc);
-}
-
-const char *sd_tls_hs_name(uint8_t type)
-{
-	return find(hs_types, N(hs_types), type);
-}
+const char *sd_tls_ext_name(uint16_t type) { return named(exts, N(exts), type, true); }
+const char *sd_tls_group_name(uint16_t group) { return named(groups, N(groups), group, true); }
+const char *sd_tls_cipher_name(uint16_t suite) { return named(ciphers, N(ciphers), suite, true); }
+const char *sd_tls_sigalg_name(uint16_t scheme) { return named(sigalgs, N(sigalgs), scheme, true); }
+const char *sd_tls_version_name(uint16_t v) { return named(versions, N(versions), v, true); }
+const char *sd_tls_alert_name(uint8_t desc) { return named(alerts, N(alerts), desc, false); }
+const char *sd_tls_hs_name(uint8_t type) { return named(hs_types, N(hs_types), type, false); }
 
 const char *sd_tls_name(enum sd_tls_kind kind, uint16_t v)
 {
@@ -224,7 +195,6 @@ const char *sd_tls_name(enum sd_tls_kind kind, uint16_t v)
 	return NULL;
 }
 
-/* Decimal, or hex after 0x; never octal: "023" is 23, as in the registries. */
 static int parse_number(const char *s, uint16_t *v)
 {
 	int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
