@@ -163,8 +163,38 @@ struct sd_verdict {
 /* Judges one cell. Never fails: a harness failure becomes SD_ERROR with why. */
 void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v);
 
-/* A ladder for people: one line per packet of the connection, a column
- * per link, showing where it was seen and where it vanished. */
+/* A ladder: one row per packet of the connection (a retransmission or a
+ * duplicate is a row of its own), a column per link, showing where it was
+ * seen and where it vanished. */
+enum sd_ladder_at { SD_LADDER_NONE, SD_LADDER_SEEN, SD_LADDER_LOST };
+
+#define SD_LADDER_MAX_ROWS 200
+
+struct sd_ladder_row {
+	uint64_t t_us;                            /* from the first packet */
+	uint8_t dir;                              /* 0 client→server, 1 back */
+	uint8_t at[SD_VD_MAX_HOPS + 1];           /* per link: enum sd_ladder_at */
+	char what[120];
+};
+
+struct sd_ladder {
+	size_t nlinks;                            /* link i enters node i: the hops, then the server */
+	char link_name[SD_VD_MAX_HOPS + 1][32];
+	unsigned link_mtu[SD_VD_MAX_HOPS + 1];
+	struct sd_ladder_row *rows;               /* owned */
+	size_t nrows;
+	size_t more;                              /* rows beyond SD_LADDER_MAX_ROWS, left out */
+};
+
+/* Builds the ladder. -ENOMEM; an empty ladder when nothing was captured. */
+int sd_verdict_ladder_build(const struct sd_vd_input *in, struct sd_ladder *l) SD_WUR;
+void sd_ladder_free(struct sd_ladder *l);
+/* For people: a header of link names and MTUs, then a line per row (at most
+ * max_rows, then "... N more packets"). */
+void sd_ladder_text(const struct sd_ladder *l, size_t max_rows, char *out, size_t n);
+/* docs/matrix.md's "ladder" object. */
+void sd_ladder_json(struct sd_json *j, const struct sd_ladder *l);
+/* build + text (80 rows) + free. */
 void sd_verdict_ladder(const struct sd_vd_input *in, char *out, size_t n);
 
 /* The cell's verdict object fields (outcome, detail, hops, truncation ...)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* One outcome per cell, with evidence and attribution, from what every hop saw. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +623,8 @@ static void describe(const struct sd_vd_input *in, const struct fpkt *f, uint32_
 			     fl & SD_TCP_ACK ? "ACK" : "");
 		if (w < 0 || (size_t)w >= n)
 			return;
+		if (w > 0 && out[w - 1] == ' ')
+			out[--w] = 0;
 		if (fl & SD_TCP_SYN && p->tcp.opt.has_mss)
 			w += snprintf(out + w, n - (size_t)w, " mss %u", p->tcp.opt.mss);
 		if (p->payload_wire_len && (size_t)w < n)
@@ -634,30 +637,32 @@ static void describe(const struct sd_vd_input *in, const struct fpkt *f, uint32_
 	}
 }
 
-void sd_verdict_ladder(const struct sd_vd_input *in, char *out, size_t n)
+int sd_verdict_ladder_build(const struct sd_vd_input *in, struct sd_ladder *l)
 {
 	struct fpkt *f = NULL;
 	struct row *rows = NULL;
-	size_t nrows = 0, w = 0, shown = 0;
+	size_t nrows = 0;
 	uint32_t cisn = 0, sisn = 0;
-	uint64_t t0 = 0;
-	int nlinks = (int)in->nhops + 1;
+	uint64_t t0;
+	int nlinks = (int)in->nhops + 1, ret = 0;
 
-#define OUT(...) do { \
-	int k_ = snprintf(out + w, n > w ? n - w : 0, __VA_ARGS__); \
-	if (k_ > 0) w += (size_t)k_; \
-	if (w >= n) { w = n ? n - 1 : 0; } \
-} while (0)
-
-	if (!n)
-		return;
-	out[0] = 0;
+	memset(l, 0, sizeof(*l));
+	if (nlinks > SD_VD_MAX_HOPS + 1)
+		nlinks = SD_VD_MAX_HOPS + 1;
+	l->nlinks = (size_t)nlinks;
+	for (int k = 0; k < nlinks; k++) {
+		snprintf(l->link_name[k], sizeof(l->link_name[k]), "%s",
+			 k < (int)in->nhops ? in->hop_names[k] : "server");
+		l->link_mtu[k] = in->link_mtu[k];
+	}
 	if (!in->npkts)
-		return;
+		return 0;
 	f = calloc(in->npkts, sizeof(*f));
 	rows = calloc(in->npkts, sizeof(*rows));
-	if (!f || !rows)
+	if (!f || !rows) {
+		ret = -ENOMEM;
 		goto done;
+	}
 	for (size_t i = 0; i < in->npkts; i++) {
 		f[i].raw = &in->pkts[i];
 		f[i].dir = -1;
@@ -672,13 +677,13 @@ void sd_verdict_ladder(const struct sd_vd_input *in, char *out, size_t n)
 			sisn = f[i].p.tcp.seq;
 	}
 	for (size_t i = 0; i < in->npkts; i++) {
-		int l;
+		int lk;
 		size_t k;
 
 		if (f[i].dir < 0)
 			continue;
-		l = link_of(in, &f[i]);
-		if (l < 0 || l >= nlinks || l >= 32)
+		lk = link_of(in, &f[i]);
+		if (lk < 0 || lk >= nlinks || lk >= 32)
 			continue;
 		for (k = 0; k < nrows; k++) {
 			const struct fpkt *g = &f[rows[k].first];
@@ -693,52 +698,143 @@ void sd_verdict_ladder(const struct sd_vd_input *in, char *out, size_t n)
 			rows[nrows].first = i;
 			nrows++;
 		}
-		rows[k].seen |= 1u << l;
+		rows[k].seen |= 1u << lk;
 		rows[k].points |= 1ull << point_of(&f[i]);
 	}
+	if (!nrows)
+		goto done;
+	l->more = nrows > SD_LADDER_MAX_ROWS ? nrows - SD_LADDER_MAX_ROWS : 0;
+	l->rows = calloc(nrows - l->more, sizeof(*l->rows));
+	if (!l->rows) {
+		ret = -ENOMEM;
+		goto done;
+	}
 	t0 = in->pkts[rows[0].first].ts_ns;
-	OUT("      ms      ");
-	OUT(" client");
-	for (int l = 0; l < nlinks; l++)
-		OUT(" %-9s", l < (int)in->nhops ? in->hop_names[l] : "server");
-	OUT("\n              ");
-	for (int l = 0; l < nlinks; l++)
-		OUT("  ─%-4u─▶ ", in->link_mtu[l]);
-	OUT("\n");
-	for (size_t k = 0; k < nrows; k++) {
+	for (size_t k = 0; k < nrows - l->more; k++) {
 		const struct fpkt *g = &f[rows[k].first];
-		char what[120];
+		struct sd_ladder_row *lr = &l->rows[l->nrows++];
 		bool started = false;
 
-		if (shown == 80) {
-			OUT("  ... %zu more packets\n", nrows - k);
-			break;
-		}
-		shown++;
-		describe(in, g, cisn, sisn, what, sizeof(what));
-		OUT("  %9.3f  %s ", (double)(g->raw->ts_ns - t0) / 1e6, g->dir == 0 ? "→" : "←");
-		/* One cell per link: seen (●), lost after being seen (✗), or
-		 * not on that stretch (blank), in the packet's direction. */
+		lr->t_us = (g->raw->ts_ns - t0) / 1000;
+		lr->dir = g->dir == 0 ? 0 : 1;
+		describe(in, g, cisn, sisn, lr->what, sizeof(lr->what));
+		/* Per link: seen, lost after being seen (the first link it
+		 * never reached, in its direction), or not on that stretch. */
 		for (int c = 0; c < nlinks; c++) {
-			int l = g->dir == 0 ? c : c;
-			bool s = rows[k].seen & (1u << l);
+			bool s = rows[k].seen & (1u << c);
 
 			if (s) {
-				OUT("    ●     ");
+				lr->at[c] = SD_LADDER_SEEN;
 				started = true;
 			} else if (g->dir == 0 && started) {
-				OUT("    ✗     ");
+				lr->at[c] = SD_LADDER_LOST;
 				started = false;
 			} else if (g->dir == 1 && !started && c > 0 && (rows[k].seen >> c)) {
-				OUT("    ✗     ");
+				lr->at[c] = SD_LADDER_LOST;
 			} else {
-				OUT("          ");
+				lr->at[c] = SD_LADDER_NONE;
 			}
 		}
-		OUT(" %s\n", what);
 	}
 done:
 	free(f);
 	free(rows);
+	if (ret < 0)
+		sd_ladder_free(l);
+	return ret;
+}
+
+void sd_ladder_free(struct sd_ladder *l)
+{
+	free(l->rows);
+	l->rows = NULL;
+	l->nrows = 0;
+}
+
+void sd_ladder_text(const struct sd_ladder *l, size_t max_rows, char *out, size_t n)
+{
+	static const char *const mark[] = { "          ", "    ●     ", "    ✗     " };
+	size_t w = 0;
+
+#define OUT(...) do { \
+	int k_ = snprintf(out + w, n > w ? n - w : 0, __VA_ARGS__); \
+	if (k_ > 0) w += (size_t)k_; \
+	if (w >= n) { w = n ? n - 1 : 0; } \
+} while (0)
+
+	if (!n)
+		return;
+	out[0] = 0;
+	if (!l->nrows)
+		return;
+	OUT("      ms      ");
+	OUT(" client");
+	for (size_t k = 0; k < l->nlinks; k++)
+		OUT(" %-9s", l->link_name[k]);
+	OUT("\n              ");
+	for (size_t k = 0; k < l->nlinks; k++)
+		OUT("  ─%-4u─▶ ", l->link_mtu[k]);
+	OUT("\n");
+	for (size_t i = 0; i < l->nrows; i++) {
+		const struct sd_ladder_row *r = &l->rows[i];
+
+		if (i == max_rows) {
+			OUT("  ... %zu more packets\n", l->nrows - i + l->more);
+			return;
+		}
+		OUT("  %9.3f  %s ", (double)r->t_us / 1e3, r->dir == 0 ? "→" : "←");
+		for (size_t k = 0; k < l->nlinks; k++)
+			OUT("%s", mark[r->at[k] <= SD_LADDER_LOST ? r->at[k] : 0]);
+		OUT(" %s\n", r->what);
+	}
+	if (l->more)
+		OUT("  ... %zu more packets\n", l->more);
 #undef OUT
+}
+
+void sd_ladder_json(struct sd_json *j, const struct sd_ladder *l)
+{
+	static const char *const at[] = { "none", "seen", "lost" };
+
+	sd_json_obj_open(j);
+	sd_json_key(j, "links");
+	sd_json_arr_open(j);
+	for (size_t k = 0; k < l->nlinks; k++) {
+		sd_json_obj_open(j);
+		sd_json_kstr(j, "name", l->link_name[k]);
+		sd_json_kint(j, "mtu", l->link_mtu[k]);
+		sd_json_obj_close(j);
+	}
+	sd_json_arr_close(j);
+	sd_json_key(j, "rows");
+	sd_json_arr_open(j);
+	for (size_t i = 0; i < l->nrows; i++) {
+		const struct sd_ladder_row *r = &l->rows[i];
+
+		sd_json_obj_open(j);
+		sd_json_kint(j, "t_us", (long long)r->t_us);
+		sd_json_kstr(j, "dir", r->dir == 0 ? "c2s" : "s2c");
+		sd_json_key(j, "at");
+		sd_json_arr_open(j);
+		for (size_t k = 0; k < l->nlinks; k++)
+			sd_json_str(j, at[r->at[k] <= SD_LADDER_LOST ? r->at[k] : 0]);
+		sd_json_arr_close(j);
+		sd_json_kstr(j, "what", r->what);
+		sd_json_obj_close(j);
+	}
+	sd_json_arr_close(j);
+	sd_json_kint(j, "more", (long long)l->more);
+	sd_json_obj_close(j);
+}
+
+void sd_verdict_ladder(const struct sd_vd_input *in, char *out, size_t n)
+{
+	struct sd_ladder l;
+
+	if (n)
+		out[0] = 0;
+	if (sd_verdict_ladder_build(in, &l) < 0)
+		return;
+	sd_ladder_text(&l, 80, out, n);
+	sd_ladder_free(&l);
 }
