@@ -28,7 +28,7 @@
 struct sd_lab;
 
 struct sd_lab_opts {
-	bool ipv6;                   /* build for IPv6 too (paths ≥ 1280) */
+	bool ipv6;                   /* cells over IPv6 (paths ≥ 1280), else IPv4 */
 	enum sd_server_mode server_mode;
 	size_t chain_size;
 	const char *keylog_path;
@@ -74,7 +74,8 @@ struct sd_cell_result {
 	struct sd_vd_pkt *pkts;
 	size_t npkts;
 	uint8_t *pkt_bytes;
-	char ladder[8192];                      /* text: what crossed each hop */
+	struct sd_ladder lad;                   /* what crossed each hop (owned) */
+	char ladder[8192];                      /* the same as text, 80 rows */
 };
 
 /* Runs one cell. Returns 0 (whatever the outcome) or a harness error. */
@@ -83,9 +84,10 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 void sd_cell_result_free(struct sd_cell_result *r);
 
 /* Writes the last cell's frames as one pcap per observed interface into
- * dir (created if missing): <node>-<ifname>.pcap, Ethernet frames as they crossed the veth. */
+ * dir (created if missing): <node>-<ifname>.pcap, Ethernet frames as they
+ * crossed the veth. names (may be NULL) gets each file's path, '\n'-separated. */
 int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r,
-		       const char *dir, char *err, size_t errlen) SD_WUR;
+		       const char *dir, struct sd_buf *names, char *err, size_t errlen) SD_WUR;
 
 /* The path the lab was built from, and names for verdict hops. */
 const struct sd_path *sd_lab_path(const struct sd_lab *lab);

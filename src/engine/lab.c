@@ -14,6 +14,7 @@
 
 #include "shakedown/capture.h"
 #include "shakedown/lab.h"
+#include "shakedown/report.h"
 #include "shakedown/netns.h"
 #include "shakedown/observe.h"
 #include "shakedown/pkt.h"
@@ -34,6 +35,10 @@ struct sd_lab {
 	int obs_node_of[SD_TOPO_MAX_NODES];   /* observer index -> topology node */
 	size_t nobs;
 	uint64_t icmp_filtered[SD_VD_MAX_HOPS];  /* icmp-filter counters, last read */
+	/* A cell's scratch state (large): one cell at a time per lab, so labs
+	 * in different threads never share it. */
+	struct sd_hello_state st;
+	struct sd_hello hello, split_hello;
 };
 
 static double now_ms(void)
@@ -254,11 +259,10 @@ static size_t stream_offset(size_t m, size_t rec)
 }
 
 /* Resolves split@FIELD names against the ClientHello. */
-static int resolve_splits(const struct sd_shape *sh, const uint8_t *msg, size_t len, size_t *offs,
-			  size_t *n, char *err, size_t errlen)
+static int resolve_splits(struct sd_hello *h, const struct sd_shape *sh, const uint8_t *msg,
+			  size_t len, size_t *offs, size_t *n, char *err, size_t errlen)
 {
-	static struct sd_hello h;
-	int ret = sd_hello_parse(msg, len, &h);
+	int ret = sd_hello_parse(msg, len, h);
 
 	*n = 0;
 	if (ret < 0) {
@@ -275,20 +279,20 @@ static int resolve_splits(const struct sd_shape *sh, const uint8_t *msg, size_t 
 			continue;
 		dot = strchr(f, '.');
 		if (!strcmp(f, "random"))
-			m = (long long)h.random_span.offset;
+			m = (long long)h->random_span.offset;
 		else if (!strcmp(f, "legacy_session_id") || !strcmp(f, "session_id"))
-			m = (long long)h.session_id.offset - 1;
+			m = (long long)h->session_id.offset - 1;
 		else if (!strcmp(f, "cipher_suites"))
-			m = (long long)h.ciphers_span.offset;
+			m = (long long)h->ciphers_span.offset;
 		else if (!strcmp(f, "extensions"))
-			m = (long long)h.exts_span.offset;
+			m = (long long)h->exts_span.offset;
 		else if (dot && !strncmp(f, "key_share.", 10) &&
 			 sd_tls_lookup(SD_TLS_GROUP, dot + 1, &g) == 0) {
-			for (size_t k = 0; k < h.nshares; k++)
-				if (h.shares[k].group == g)
-					m = (long long)h.shares[k].offset;
+			for (size_t k = 0; k < h->nshares; k++)
+				if (h->shares[k].group == g)
+					m = (long long)h->shares[k].offset;
 		} else if (!dot && sd_tls_lookup(SD_TLS_EXT, f, &t) == 0) {
-			const struct sd_ext_view *e = sd_hello_ext(&h, t);
+			const struct sd_ext_view *e = sd_hello_ext(h, t);
 
 			if (e)
 				m = (long long)e->offset;
@@ -308,13 +312,13 @@ static int resolve_splits(const struct sd_shape *sh, const uint8_t *msg, size_t 
 /* Packets counted by a hop's icmp-filter rules so far (cumulative). */
 static uint64_t icmp_filter_count(const struct sd_lab *lab, size_t hop)
 {
-	char *text = NULL;
+	char *text = NULL, *save = NULL;
 	uint64_t total = 0;
 
 	if (!lab->path.hop[hop].icmp_filter)
 		return 0;
 	if (sd_topo_nft_list(lab->topo, hop + 1, &text) > 0) {
-		for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 			char *pk = strstr(l, "packets ");
 
 			if (pk && strstr(l, "\"icmp-filter\""))
@@ -359,8 +363,7 @@ static void place(const struct sd_lab *lab, const struct sd_obs_pkt *op, struct 
 int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_result *r,
 	       char *err, size_t errlen)
 {
-	static struct sd_hello_state st;
-	static struct sd_hello hello;
+	struct sd_hello_state *st = &lab->st;
 	const struct sd_topo *t = lab->topo;
 	struct sd_buf ch = SD_BUF_INIT, flight = SD_BUF_INIT;
 	struct cellctx cc;
@@ -375,8 +378,9 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 
 	memset(r, 0, sizeof(*r));
 	memset(&cc, 0, sizeof(cc));
-	if (cell->ipv6 && !lab->opts.ipv6) {
-		snprintf(err, errlen, "the lab was built without IPv6");
+	/* The server listens on one family: the lab's. */
+	if (cell->ipv6 != lab->opts.ipv6) {
+		snprintf(err, errlen, "the lab was built for %s", lab->opts.ipv6 ? "IPv6" : "IPv4");
 		return -SD_EVALUE;
 	}
 	ret = cell->seed ? sd_rng_seed(&rng, cell->seed) : sd_rng_fresh(&rng);
@@ -385,7 +389,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		return ret;
 	}
 	snprintf(r->seed, sizeof(r->seed), "%s", rng.seed);
-	ret = sd_hello_build(cell->profile, cell->hello_opts, &rng, &st, &ch);
+	ret = sd_hello_build(cell->profile, cell->hello_opts, &rng, st, &ch);
 	if (ret < 0) {
 		snprintf(err, errlen, "building the ClientHello: %s", sd_strerror(ret));
 		goto out;
@@ -404,13 +408,13 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	{
 		size_t moffs[SD_SHAPE_MAX_SPLITS], n;
 
-		ret = resolve_splits(&cell->shape, ch.data, ch.len, moffs, &n, err, errlen);
+		ret = resolve_splits(&lab->split_hello, &cell->shape, ch.data, ch.len, moffs, &n, err, errlen);
 		if (ret < 0)
 			goto out;
 		for (size_t i = 0; i < n; i++)
 			splits[nsplits++] = stream_offset(moffs[i], rec);
 	}
-	(void)!sd_hello_parse(ch.data, ch.len, &hello);
+	(void)!sd_hello_parse(ch.data, ch.len, &lab->hello);
 	r->hello = malloc(ch.len);
 	r->flight = malloc(flight.len);
 	if (!r->hello || !r->flight) {
@@ -434,7 +438,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	cc.sess.profile = cell->profile;
 	cc.sess.opts = cell->hello_opts;
 	cc.sess.rng = &rng;
-	cc.sess.hs = &st;
+	cc.sess.hs = st;
 	cc.sess.ch1 = ch.data;
 	cc.sess.ch1_len = ch.len;
 	cc.sess.records = rec;
@@ -494,6 +498,20 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 			sd_server_addr_v4(t->engine4, a);
 		ret = sd_server_report(lab->server, a, r->sport, 300, &r->conn);
 		r->conn_present = ret >= 0 || ret == -ETIMEDOUT;
+		/*
+		 * A report is final once the handshake is over, which can be
+		 * before the server has read the client's closing RST or FIN:
+		 * give it a moment, so the report says how the connection
+		 * ended rather than when it was read.
+		 */
+		for (int i = 0; r->conn_present && !r->conn.closed && i < 100 &&
+		     (r->eng.state == SD_ENGINE_DONE || r->eng.state == SD_ENGINE_STALL ||
+		      r->eng.state == SD_ENGINE_APP_FAIL); i++) {
+			struct timespec ts = { 0, 200 * 1000 };
+
+			nanosleep(&ts, NULL);
+			(void)!sd_server_report(lab->server, a, r->sport, 0, &r->conn);
+		}
 	}
 
 	/* The client's side of the verdict. */
@@ -611,7 +629,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	in.server_port = SERVER_PORT;
 	in.flight = r->flight;
 	in.flight_len = r->flight_len;
-	in.hello = &hello;
+	in.hello = &lab->hello;
 	in.ipfrag = cell->shape.ipfrag != 0;
 	in.client = &r->client;
 	in.server = &r->server;
@@ -630,12 +648,16 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	sd_verdict_judge(&in, &r->v);
 	if (r->client.handshake_done)
 		r->v.server_flight = r->client.server_bytes;
-	sd_verdict_ladder(&in, r->ladder, sizeof(r->ladder));
+	if ((ret = sd_verdict_ladder_build(&in, &r->lad)) < 0) {
+		snprintf(err, errlen, "building the ladder: %s", sd_strerror(ret));
+		goto out;
+	}
+	sd_ladder_text(&r->lad, 80, r->ladder, sizeof(r->ladder));
 	r->t_total_ms = now_ms() - t0;
 	ret = 0;
 out:
 	sd_session_free(&cc.sess);
-	sd_hello_state_clear(&st);
+	sd_hello_state_clear(st);
 	sd_buf_free(&ch);
 	sd_buf_free(&flight);
 	return ret;
@@ -648,12 +670,13 @@ void sd_cell_result_free(struct sd_cell_result *r)
 	free(r->hello);
 	free(r->pkts);
 	free(r->pkt_bytes);
+	sd_ladder_free(&r->lad);
 	r->flight = r->hello = r->pkt_bytes = NULL;
 	r->pkts = NULL;
 }
 
 int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r, const char *dir,
-		       char *err, size_t errlen)
+		       struct sd_buf *names, char *err, size_t errlen)
 {
 	const struct sd_topo *t = lab->topo;
 	int ret = 0;
@@ -698,6 +721,8 @@ int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r,
 			}
 			if (f && fclose(f) != 0 && !ret)
 				ret = -errno;
+			if (!ret && names)
+				sd_buf_printf(names, "%s\n", path);
 next:
 			sd_buf_free(&b);
 			if (ret < 0)
