@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cell.h"
 #include "cli.h"
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
@@ -85,120 +86,6 @@ static double mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static const char *group_label(uint16_t g, char *tmp, size_t n)
-{
-	const char *name = sd_tls_group_name(g);
-
-	if (name)
-		return name;
-	snprintf(tmp, n, "0x%04x", g);
-	return tmp;
-}
-
-static void cell_json(struct sd_json *j, const char *profile, const struct sd_path *path,
-		      const char *server, const char *shape, bool ipv6, const char *expected,
-		      bool pass, const struct sd_cell_result *r, const char *pcap_dir)
-{
-	char tmp[32];
-
-	sd_json_obj_open(j);
-	sd_json_kstr(j, "profile", profile);
-	sd_json_kstr(j, "path", path->name);
-	sd_json_kstr(j, "server", server);
-	sd_json_kstr(j, "client", "engine");
-	sd_json_kstr(j, "shape", shape);
-	sd_json_kstr(j, "family", ipv6 ? "ipv6" : "ipv4");
-	sd_json_kstr(j, "seed", r->seed);
-	sd_verdict_json(j, &r->v);
-	sd_json_kstr(j, "expected", expected);
-	sd_json_kbool(j, "pass", pass);
-	sd_json_key(j, "negotiated");
-	sd_json_obj_open(j);
-	sd_json_kstr(j, "group", r->client.server_hello ? group_label(r->client.group, tmp, sizeof(tmp)) : NULL);
-	sd_json_key(j, "group_id");
-	if (r->client.server_hello)
-		sd_json_int(j, r->client.group);
-	else
-		sd_json_null(j);
-	sd_json_kbool(j, "hrr", r->client.hrr);
-	sd_json_kbool(j, "handshake_completed", r->client.handshake_done);
-	sd_json_obj_close(j);
-	sd_json_key(j, "flight");
-	sd_json_obj_open(j);
-	sd_json_kint(j, "clienthello_bytes", (long long)r->hello_len);
-	sd_json_kint(j, "handshake_length", (long long)r->hello_len - 4);
-	sd_json_kint(j, "wire_bytes", (long long)r->flight_len);
-	sd_json_kint(j, "records", (long long)r->v.records);
-	sd_json_key(j, "record_lengths");
-	sd_json_arr_open(j);
-	for (size_t i = 0; i < r->nrecords; i++)
-		sd_json_int(j, (long long)r->record_lengths[i]);
-	sd_json_arr_close(j);
-	sd_json_key(j, "segments");
-	sd_json_arr_open(j);
-	for (size_t i = 0; i < r->client.nsegs; i++)
-		if (!r->client.segs[i].retrans)
-			sd_json_int(j, r->client.segs[i].len);
-	sd_json_arr_close(j);
-	sd_json_key(j, "retransmissions");
-	sd_json_arr_open(j);
-	for (size_t i = 0; i < r->client.nsegs; i++) {
-		const struct sd_vd_seg *s = &r->client.segs[i];
-
-		if (!s->retrans)
-			continue;
-		sd_json_obj_open(j);
-		sd_json_kint(j, "offset", s->offset);
-		sd_json_kint(j, "length", s->len);
-		sd_json_obj_close(j);
-	}
-	sd_json_arr_close(j);
-	sd_json_kint(j, "ip_fragments", (long long)r->v.ip_fragments);
-	sd_json_kint(j, "server_mss", r->client.server_mss);
-	sd_json_key(j, "pmtu");
-	sd_json_arr_open(j);
-	for (size_t i = 0; i < r->client.npmtu; i++) {
-		sd_json_obj_open(j);
-		sd_json_kint(j, "mtu", r->client.pmtu[i].mtu);
-		sd_json_kbool(j, "ignored", r->client.pmtu[i].ignored);
-		sd_json_obj_close(j);
-	}
-	sd_json_arr_close(j);
-	sd_json_obj_close(j);
-	sd_json_key(j, "server_report");
-	sd_json_obj_open(j);
-	sd_json_kbool(j, "present", r->server.present);
-	sd_json_key(j, "reads");
-	sd_json_arr_open(j);
-	for (size_t i = 0; i < r->server.nrecvs; i++)
-		sd_json_int(j, r->server.recvs[i]);
-	sd_json_arr_close(j);
-	sd_json_kint(j, "bytes_in", (long long)r->server.bytes_in);
-	sd_json_kbool(j, "hello_complete", r->server.hello_complete);
-	sd_json_kbool(j, "handshake_completed", r->server.handshake_done);
-	sd_json_kstr(j, "group", r->server.group ? group_label(r->server.group, tmp, sizeof(tmp)) : NULL);
-	sd_json_kstr(j, "alert_sent", r->server.alert_sent ? sd_tls_alert_name(r->server.alert_desc) : NULL);
-	sd_json_kint(j, "bytes_out", (long long)r->server.bytes_out);
-	sd_json_kstr(j, "error", r->server.error[0] ? r->server.error : NULL);
-	sd_json_kstr(j, "end", r->conn_present ? sd_server_end_name(r->conn.end) : NULL);
-	sd_json_obj_close(j);
-	sd_json_kint(j, "server_flight_bytes", (long long)r->v.server_flight);
-	sd_json_key(j, "timing_ms");
-	sd_json_obj_open(j);
-	sd_json_key(j, "cell");
-	sd_json_int(j, (long long)(r->t_total_ms + 0.5));
-	sd_json_key(j, "exchange");
-	sd_json_int(j, (long long)(r->t_exchange_ms + 0.5));
-	sd_json_obj_close(j);
-	sd_json_kstr(j, "engine_end", sd_engine_state_name(r->eng.state));
-	sd_json_key(j, "pcaps");
-	if (pcap_dir)
-		sd_json_str(j, pcap_dir);
-	else
-		sd_json_null(j);
-	sd_json_obj_close(j);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -323,7 +210,7 @@ int cmd_run(int argc, char **argv)
 	struct sd_lab_opts lo = { 0 };
 	struct sd_cell cell = { 0 };
 	struct sd_lab *lab = NULL;
-	struct sd_buf out = SD_BUF_INIT;
+	struct sd_buf out = SD_BUF_INIT, pcaps = SD_BUF_INIT;
 	enum sd_outcome want = SD_OK;
 	bool json = false, want_any_ok = true, pass;
 	char err[512] = "";
@@ -427,7 +314,7 @@ int cmd_run(int argc, char **argv)
 			       "%s", err);
 		goto out;
 	}
-	if (pcap_dir && (ret = sd_lab_write_pcaps(lab, &r, pcap_dir, err, sizeof(err))) < 0) {
+	if (pcap_dir && (ret = sd_lab_write_pcaps(lab, &r, pcap_dir, &pcaps, err, sizeof(err))) < 0) {
 		rc = cli_error(SD_EXIT_USAGE, "%s", err);
 		goto out;
 	}
@@ -438,8 +325,15 @@ int cmd_run(int argc, char **argv)
 		struct sd_json j;
 
 		sd_json_init(&j, &out, true);
-		cell_json(&j, profile.name, &path, server_name, shape_spec[0] ? shape_spec : "mss",
-			  cell.ipv6, expect ? expect : "ok", pass, &r, pcap_dir);
+		struct cli_cell_meta m = {
+			.profile = profile.name, .path = path.name, .server = server_name,
+			.shape = shape_spec[0] ? shape_spec : "default", .ipv6 = cell.ipv6,
+			.expected = expect ? expect : "ok|ok-hrr", .pass = pass,
+			.pcaps = pcaps.len ? (const char *)pcaps.data : NULL,
+		};
+
+		sd_buf_u8(&pcaps, 0);
+		cli_cell_json(&j, &m, &r);
 	} else {
 		char tmp[32];
 
@@ -460,7 +354,7 @@ int cmd_run(int argc, char **argv)
 		if (r.v.breaking[0])
 			sd_buf_printf(&out, "  breaking  %s\n", r.v.breaking);
 		if (r.client.server_hello)
-			sd_buf_printf(&out, "  group     %s%s%s\n", group_label(r.client.group, tmp, sizeof(tmp)),
+			sd_buf_printf(&out, "  group     %s%s%s\n", cli_group_label(r.client.group, tmp, sizeof(tmp)),
 				      r.client.hrr ? " after HelloRetryRequest" : "",
 				      r.client.handshake_done ? ", handshake completed" : "");
 		if (r.client.npmtu)
@@ -498,5 +392,6 @@ out:
 		fprintf(stderr, "timing: lab open %.1f ms, cell %.1f ms, lab close %.1f ms, command %.1f ms\n",
 			t_open, r.t_total_ms, t_close, mono_ms() - t_start);
 	sd_buf_free(&out);
+	sd_buf_free(&pcaps);
 	return rc;
 }

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* One cell as JSON, shared by run and matrix. */
+#ifndef SD_CLI_CELL_H
+#define SD_CLI_CELL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shakedown/json.h"
+#include "shakedown/lab.h"
+
+struct cli_cell_meta {
+	const char *profile, *path, *server, *shape;   /* shape: "default" when not shaped */
+	bool ipv6;
+	const char *expected;     /* "ok|ok-hrr", "blackhole", "any" */
+	bool pass;
+	const char *pcaps;        /* files written, '\n'-separated, or NULL */
+	/* matrix cells only (id NULL for run) */
+	size_t index;
+	const char *id, *group, *rule;
+};
+
+const char *cli_group_label(uint16_t g, char *tmp, size_t n);
+void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struct sd_cell_result *r);
+
+#endif
