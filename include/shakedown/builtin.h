@@ -15,5 +15,6 @@ struct sd_builtin_file {
 /* NULL-terminated tables. */
 extern const struct sd_builtin_file sd_builtin_profiles[];
 extern const struct sd_builtin_file sd_builtin_paths[];
+extern const struct sd_builtin_file sd_builtin_matrices[];
 
 #endif
