@@ -6,8 +6,9 @@ set -euo pipefail
 
 pkgs=(
   build-essential cmake pkgconf clang
-  libnl-3-dev libnl-route-3-dev libmnl-dev libpcap-dev libssl-dev libinih-dev libnftables-dev
-  iproute2 nftables ethtool tshark jq
+  libnl-3-dev libnl-route-3-dev libmnl-dev libpcap-dev libssl-dev libinih-dev libnftables-dev libjansson-dev
+  iproute2 nftables ethtool tshark jq socat
+  chromium fonts-dejavu-core
 )
 
 missing=()
