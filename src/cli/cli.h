@@ -45,6 +45,8 @@ int cmd_dissect(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
+int cmd_matrix(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 
 

@@ -5,6 +5,8 @@
 
 #include "cli.h"
 #include "shakedown/buf.h"
+#include "shakedown/builtin.h"
+#include "shakedown/matrix.h"
 #include "shakedown/json.h"
 #include "shakedown/path.h"
 #include "shakedown/report.h"
@@ -19,6 +21,7 @@ static const char list_usage[] =
 	"  paths       built-in network paths, with their hops' behaviours\n"
 	"  behaviours  what a hop in a path file can do\n"
 	"  servers     server endpoints for --server\n"
+	"  matrices    built-in matrices for 'shakedown matrix', with their cell counts\n"
 	"  groups      named groups shakedown can make key shares for\n";
 
 static void share_summary(const struct sd_profile *p, char *out, size_t n)
@@ -54,7 +57,7 @@ int cmd_list(int argc, char **argv)
 			what = argv[i];
 	}
 	if (!what)
-		return cli_error(SD_EXIT_USAGE, "what to list: profiles, paths, behaviours, servers or groups?");
+		return cli_error(SD_EXIT_USAGE, "what to list: profiles, paths, matrices, behaviours, servers or groups?");
 	sd_json_init(&j, &b, true);
 	if (!strcmp(what, "profiles")) {
 		if (json)
@@ -117,6 +120,31 @@ int cmd_list(int argc, char **argv)
 		}
 		if (json)
 			sd_json_arr_close(&j);
+	} else if (!strcmp(what, "matrices")) {
+		if (json)
+			sd_json_arr_open(&j);
+		for (const struct sd_builtin_file *f = sd_builtin_matrices; f->name; f++) {
+			static struct sd_matrix m;
+			struct sd_matrix_error merr;
+
+			if (sd_matrix_parse(f->text, f->len, &m, &merr) < 0) {
+				rc = cli_error(SD_EXIT_INTERNAL, "built-in matrix %s:%d: %s", f->name,
+					       merr.line, merr.msg);
+				goto out;
+			}
+			if (json) {
+				sd_json_obj_open(&j);
+				sd_json_kstr(&j, "name", f->name);
+				sd_json_kint(&j, "cells", (long long)m.ncells);
+				sd_json_kstr(&j, "description", m.description);
+				sd_json_obj_close(&j);
+			} else {
+				sd_buf_printf(&b, "%-18s %5zu cells  %s\n", f->name, m.ncells, m.description);
+			}
+			sd_matrix_free(&m);
+		}
+		if (json)
+			sd_json_arr_close(&j);
 	} else if (!strcmp(what, "behaviours") || !strcmp(what, "behaviors")) {
 		for (const struct sd_behaviour_info *bi = sd_path_behaviours; bi->name; bi++)
 			sd_buf_printf(&b, "%s%s%-*s %s\n", bi->name, bi->arg ? ":" : "",
@@ -154,7 +182,7 @@ int cmd_list(int argc, char **argv)
 		if (json)
 			sd_json_arr_close(&j);
 	} else {
-		return cli_error(SD_EXIT_USAGE, "cannot list '%s': profiles, paths, behaviours, servers or groups", what);
+		return cli_error(SD_EXIT_USAGE, "cannot list '%s': profiles, paths, matrices, behaviours, servers or groups", what);
 	}
 	if (sd_buf_error(&b) < 0 || cli_stdout(&b) < 0)
 		rc = cli_error(SD_EXIT_INTERNAL, "cannot write the list");
