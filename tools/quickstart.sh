@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Sets up, builds and runs shakedown's main job. Until matrix files land,
-# that is a small matrix of `shakedown run` cells: a classic and a
-# post-quantum ClientHello through the built-in paths, each judged from what
-# every hop saw. Without root it falls back to building and dissecting
-# hellos (no namespaces).
+# Sets up, builds and runs shakedown's main job: the default compatibility
+# matrix (netns/matrices/default.ini) — every built-in ClientHello profile
+# through tunnels, a clamped MSS, PMTUD black holes, a fragment-dropping
+# firewall and a split-ClientHello server bug, over IPv4 and IPv6 — with
+# the HTML, JUnit and JSON reports in ./shakedown-report/. Without root it
+# falls back to building and dissecting hellos (no namespaces).
 set -euo pipefail
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -22,22 +23,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 0
 fi
 
-paths=(clean pppoe-1492 wireguard-1420 tunnel-1300-pmtud tunnel-1280-blackhole mss-536)
-profiles=(classic chrome-pq firefox-pq p384-mlkem1024)
-printf '%-16s' profile
-for p in "${paths[@]}"; do printf ' %-22s' "$p"; done
-echo
+out=shakedown-report
+mkdir -p "$out"
 status=0
-for prof in "${profiles[@]}"; do
-  printf '%-16s' "$prof"
-  for p in "${paths[@]}"; do
-    out=$("$sd" run --profile "$prof" --path "$p" --seed quickstart --json 2>&1) || true
-    o=$(printf '%s' "$out" | sed -n 's/^  "outcome": "\(.*\)",$/\1/p')
-    printf ' %-22s' "${o:-error}"
-    [ -n "$o" ] || { status=1; echo; echo "$out" >&2; }
-  done
-  echo
-done
+"$sd" matrix --json "$out/matrix.json" --junit "$out/junit.xml" --markdown "$out/summary.md" \
+  --html "$out/report.html" || status=$?
+echo
+echo "reports: $out/report.html (open it in a browser), junit.xml, summary.md, matrix.json"
 echo
 echo "why the post-quantum hello dies in the black hole:"
 "$sd" run --profile chrome-pq --path tunnel-1280-blackhole --seed quickstart | sed -n '/outcome/,$p'
