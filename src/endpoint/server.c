@@ -965,8 +965,8 @@ static int install_chain(SSL_CTX *ctx, X509 **pads, size_t npads)
 
 /*
  * The calibrated flight minus the leaf's DER length: the same for every
- * server of this process (same OpenSSL, same calibration client, same
- * kind of leaf), so measured once. 0: not yet.
+ * server of this process (same OpenSSL, same calibration client, the same
+ * lab leaf and key), so measured once. 0: not yet.
  */
 static size_t flight_overhead;
 
@@ -976,16 +976,16 @@ static size_t flight_overhead;
  * the Certificate message and its records, then the last one corrected by
  * what a measured handshake says is still missing.
  */
-static int pad_chain(struct sd_server *srv, EVP_PKEY *key, size_t leaf_len, size_t target)
+static int pad_chain(struct sd_server *srv, size_t leaf_len, size_t target)
 {
 	X509 *pads[MAX_PADS] = { NULL };
 	/*
-	 * The goal is a few bytes above target: the ECDSA signature in
-	 * CertificateVerify varies by a byte or two from one handshake to the
-	 * next, and a client like the built-in profiles should see at least
-	 * target.
+	 * The goal is target itself: every signature of the lab key, in the
+	 * certificates and in CertificateVerify, has the same length, so the
+	 * flight is the same on every handshake and every run (cert.h). Only
+	 * where a DER length field grows may it end a byte or two above.
 	 */
-	size_t goal = target + 4, npads = 0, base, flight, overhead, extra, sum, k;
+	size_t goal = target, npads = 0, base, flight, overhead, extra, sum, k;
 	SSL_CTX *cctx = NULL;
 	int ret = -SD_ECRYPTO;
 
@@ -1029,7 +1029,7 @@ static int pad_chain(struct sd_server *srv, EVP_PKEY *key, size_t leaf_len, size
 		size_t share = sum / k + (i == k - 1 ? sum % k : 0);
 		size_t der = share > CERT_ENTRY_OVERHEAD ? share - CERT_ENTRY_OVERHEAD : 0;
 
-		if ((ret = sd_cert_pad_new(key, 2 + (uint32_t)i, der, &pads[i])) < 0)
+		if ((ret = sd_cert_pad_new(2 + (uint32_t)i, der, &pads[i])) < 0)
 			goto out;
 		npads++;
 	}
@@ -1037,12 +1037,12 @@ static int pad_chain(struct sd_server *srv, EVP_PKEY *key, size_t leaf_len, size
 	    (ret = calibrate(cctx, srv->ctx, &flight)) < 0)
 		goto out;
 	/* Correct the last certificate by what is still off. */
-	for (int round = 0; round < 3 && (flight < target + 2 || flight > target + 6); round++) {
+	for (int round = 0; round < 3 && (flight < target || flight > target + 2); round++) {
 		size_t last = sd_cert_der_len(pads[npads - 1]);
 		size_t want = flight < goal ? last + (goal - flight) :
 			      last > flight - goal ? last - (flight - goal) : 0;
 
-		if ((ret = sd_cert_pad_resize(pads[npads - 1], key, want)) < 0)
+		if ((ret = sd_cert_pad_resize(pads[npads - 1], want)) < 0)
 			goto out;
 		if ((size_t)ret == last)
 			break;
@@ -1067,11 +1067,11 @@ static char server_groups[] =
 
 static int make_ctx(struct sd_server *srv, size_t chain_size)
 {
-	EVP_PKEY *key = NULL;
+	EVP_PKEY *key = NULL; /* both borrowed from cert.c, made once per process */
 	X509 *leaf = NULL;
 	int ret;
 
-	if ((ret = sd_cert_key_new(&key)) < 0 || (ret = sd_cert_leaf_new(key, &leaf)) < 0)
+	if ((ret = sd_cert_lab(&key, &leaf)) < 0)
 		goto out;
 	ret = -SD_ECRYPTO;
 	srv->ctx = SSL_CTX_new(TLS_server_method());
@@ -1083,28 +1083,35 @@ static int make_ctx(struct sd_server *srv, size_t chain_size)
 	    SSL_CTX_use_PrivateKey(srv->ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(srv->ctx) != 1)
 		goto out;
-	/* One ticket, sent once the client's Finished is read, as most
+	/*
+	 * One ticket, sent once the client's Finished is read, as most
 	 * servers do: it tells the client at once that its Finished arrived
 	 * (else the client must wait out an idle period before it may close).
-	 * It follows the server flight, so flight sizes are unaffected; no
-	 * cache, so every connection is a full handshake. */
+	 * It follows the server flight, so flight sizes are unaffected. It is
+	 * a stateful one (SSL_OP_NO_TICKET in TLS 1.3): its ticket is the
+	 * 32-byte session id, where a stateless one is the encrypted session,
+	 * whose length moves by a 16-byte cipher block now and then with what
+	 * is encoded in it (the random ticket_age_add of RFC 8446 §4.6.1, the
+	 * time); so the bytes a server sends are the same on every run too.
+	 * No cache, so no ticket resumes anything: every connection is a full
+	 * handshake.
+	 */
 	if (!SSL_CTX_set_num_tickets(srv->ctx, 1))
 		goto out;
+	SSL_CTX_set_options(srv->ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(srv->ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(srv->ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_client_hello_cb(srv->ctx, hello_cb, NULL);
 	SSL_CTX_set_msg_callback(srv->ctx, msg_cb);
 	SSL_CTX_set_info_callback(srv->ctx, info_cb);
 	SSL_CTX_set_app_data(srv->ctx, srv);
-	if ((ret = pad_chain(srv, key, sd_cert_der_len(leaf), chain_size)) < 0)
+	if ((ret = pad_chain(srv, sd_cert_der_len(leaf), chain_size)) < 0)
 		goto out;
 	/* Only now: the calibration handshakes have no place in the key log. */
 	if (srv->keylog_fd >= 0)
 		SSL_CTX_set_keylog_callback(srv->ctx, keylog_cb);
 	ret = 0;
 out:
-	EVP_PKEY_free(key);
-	X509_free(leaf);
 	ERR_clear_error();
 	return ret;
 }
