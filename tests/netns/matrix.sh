@@ -11,13 +11,14 @@ S=$SHAKEDOWN
 
 # Fields that depend on scheduling and timing (docs/matrix.md): the run
 # object, times, the ladder, what the server's reads and late writes were,
-# per-hop packet counts (delayed ACKs, a session ticket sent or not).
+# per-hop packet counts (delayed ACKs, a session ticket sent or not). The
+# server's flight itself is the same size every time (a fixed lab key).
 # A document's summary, recomputed from its cells (after jq surgery).
 SUMMARY='.summary = {cells: (.cells | length), passed: ([.cells[] | select(.pass)] | length),
   failed: ([.cells[] | select((.pass | not) and .outcome != "error")] | length),
   errors: ([.cells[] | select(.outcome == "error")] | length),
   outcomes: (reduce .cells[] as $c ({}; .[$c.outcome] += 1))}'
-NORM='del(.run) | .cells |= map(del(.timing_ms, .ladder, .server_report, .hops, .server_flight_bytes))'
+NORM='del(.run) | .cells |= map(del(.timing_ms, .ladder, .server_report, .hops))'
 
 rc=0
 "$S" matrix --json "$TMP/full.json" --junit "$TMP/full.xml" --markdown "$TMP/full.md" \
