@@ -837,6 +837,10 @@ int cmd_matrix(int argc, char **argv)
 
 		jobs = n > 0 ? (unsigned)n : 1;
 	}
+	if (r.pcap_dir && mkdir(r.pcap_dir, 0755) < 0 && errno != EEXIST) {
+		rc = cli_error(SD_EXIT_USAGE, "--pcap-dir %s: %s", r.pcap_dir, strerror(errno));
+		goto out;
+	}
 	if (plan_chunks(&r, jobs) < 0) {
 		rc = cli_error(SD_EXIT_INTERNAL, "out of memory");
 		goto out;

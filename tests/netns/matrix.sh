@@ -110,6 +110,11 @@ check "jobs 1 vs default: same outcomes" \
   cmp <(jq -r '.cells[] | "\(.id) \(.outcome)"' "$TMP/j1.json") \
       <(jq -r '.cells[] | select(.profile | startswith("c")) | "\(.id) \(.outcome)"' "$TMP/full.json")
 
+# --pcap-dir: one directory per cell, its files listed in the cell.
+"$S" matrix -q --only 'chrome-pq/tunnel-1280-blackhole/*' --pcap-dir "$TMP/pcaps/new" --json "$TMP/pc.json" 2>/dev/null
+jq_is "pcap-dir: four interfaces" "$TMP/pc.json" '.cells[0].pcaps | length' 4
+check "pcap-dir: files there" test -s "$(jq -r '.cells[0].pcaps[2]' "$TMP/pc.json")"
+
 # Spec errors: one line with file and line, exit 2, nothing run.
 printf '[cells a]\nprofiles = chrome-pq nosuch\npaths = clean\n' > "$TMP/bad1.ini"
 expect_exit 2 "unknown profile" "$S" matrix "$TMP/bad1.ini"
