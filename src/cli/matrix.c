@@ -410,7 +410,7 @@ static void run_cell(struct run *r, struct sd_lab *lab, struct mcell *mc, const 
 		memset(res, 0, sizeof(*res));
 		res->v.outcome = SD_ERROR;
 		res->v.first_missing = -1;
-		snprintf(res->v.detail, sizeof(res->v.detail), "harness: %s", err);
+		snprintf(res->v.detail, sizeof(res->v.detail), "harness: %.480s", err);
 		snprintf(res->seed, sizeof(res->seed), "%s", seed);
 	} else if (r->pcap_dir) {
 		char dir[4096], sub[600];
