@@ -468,6 +468,30 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* mkdir -p: every missing directory of path. */
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (!n || n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 static void progress(const struct run *r, size_t done, bool final)
 {
 	double el = (mono_ms() - r->t0) / 1e3;
@@ -837,7 +861,7 @@ int cmd_matrix(int argc, char **argv)
 
 		jobs = n > 0 ? (unsigned)n : 1;
 	}
-	if (r.pcap_dir && mkdir(r.pcap_dir, 0755) < 0 && errno != EEXIST) {
+	if (r.pcap_dir && mkdir_p(r.pcap_dir) < 0) {
 		rc = cli_error(SD_EXIT_USAGE, "--pcap-dir %s: %s", r.pcap_dir, strerror(errno));
 		goto out;
 	}
