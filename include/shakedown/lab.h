@@ -91,5 +91,7 @@ int sd_lab_write_pcaps(const struct sd_lab *lab, const struct sd_cell_result *r,
 
 /* The path the lab was built from, and names for verdict hops. */
 const struct sd_path *sd_lab_path(const struct sd_lab *lab);
+/* Whether the lab was built for IPv6 cells (else IPv4). */
+bool sd_lab_ipv6(const struct sd_lab *lab);
 
 #endif

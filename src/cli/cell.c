@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cell.h"
+#include "detect.h"
 #include "shakedown/hello.h"
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
@@ -192,5 +193,9 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 		p += n + (nl ? 1 : 0);
 	}
 	sd_json_arr_close(j);
+	if (m->detections) {
+		sd_json_key(j, "detections");
+		cli_detect_json(j, m->detections);
+	}
 	sd_json_obj_close(j);
 }

@@ -10,6 +10,8 @@
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 
+struct cli_detection;
+
 struct cli_cell_meta {
 	const char *profile, *path, *server, *shape;   /* shape: "default" when not shaped */
 	bool ipv6;
@@ -19,6 +21,8 @@ struct cli_cell_meta {
 	/* matrix cells only (id NULL for run) */
 	size_t index;
 	const char *id, *group, *rule;
+	/* run --detect: the Radar-style probes (CLI_NDETECT), or NULL */
+	const struct cli_detection *detections;
 };
 
 const char *cli_group_label(uint16_t g, char *tmp, size_t n);

@@ -10,6 +10,7 @@
 
 #include "cell.h"
 #include "cli.h"
+#include "detect.h"
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 #include "shakedown/path.h"
@@ -39,6 +40,9 @@ static const char run_usage[] =
 	"      --expect OUTCOME outcome that counts as a pass (default: ok or ok-hrr)\n"
 	"      --pcap-dir DIR   write one pcap per interface (Wireshark reads them)\n"
 	"      --keylog FILE    NSS key log of the server, so Wireshark decrypts the pcaps\n"
+	"      --detect         also probe the server and path for Cloudflare Radar's three\n"
+	"                       post-quantum failures: split ClientHello, HRR failure,\n"
+	"                       unknown key share (exit 1 if one shows)\n"
 	"      --repeat N       run the cell N times on the same built path and report\n"
 	"                       the outcomes and cell times (a flake and speed check)\n"
 	"      --json           print the cell as JSON (docs/json.md)\n"
@@ -183,7 +187,7 @@ out:
 int cmd_run(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_SHAPE, O_IPV6, O_CHAIN, O_SNI, O_SEED, O_EXPECT, O_PCAP, O_KEYLOG,
-	       O_JSON, O_REPEAT };
+	       O_JSON, O_REPEAT, O_DETECT };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "path", required_argument, NULL, 'P' },
@@ -198,6 +202,7 @@ int cmd_run(int argc, char **argv)
 		{ "keylog", required_argument, NULL, O_KEYLOG },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "repeat", required_argument, NULL, O_REPEAT },
+		{ "detect", no_argument, NULL, O_DETECT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -215,6 +220,8 @@ int cmd_run(int argc, char **argv)
 	bool json = false, want_any_ok = true, pass;
 	char err[512] = "";
 	long long v, repeat = 1;
+	static struct cli_detection det[CLI_NDETECT];
+	bool detect = false, detected = false;
 	double t_open = 0, t_close = 0, t_start = mono_ms();
 	int c, ret, rc = SD_EXIT_INTERNAL;
 
@@ -263,6 +270,7 @@ int cmd_run(int argc, char **argv)
 		case O_PCAP: pcap_dir = optarg; break;
 		case O_KEYLOG: lo.keylog_path = optarg; break;
 		case O_JSON: json = true; break;
+		case O_DETECT: detect = true; break;
 		case O_REPEAT:
 			repeat = cli_parse_num(optarg, 1, 100000);
 			if (repeat < 0)
@@ -314,6 +322,13 @@ int cmd_run(int argc, char **argv)
 			       "%s", err);
 		goto out;
 	}
+	if (detect) {
+		if ((ret = cli_detect_run(lab, cell.seed, det, err, sizeof(err))) < 0) {
+			rc = cli_error(SD_EXIT_INTERNAL, "detections: %s", err);
+			goto out;
+		}
+		detected = true;
+	}
 	if (pcap_dir && (ret = sd_lab_write_pcaps(lab, &r, pcap_dir, &pcaps, err, sizeof(err))) < 0) {
 		rc = cli_error(SD_EXIT_USAGE, "%s", err);
 		goto out;
@@ -330,6 +345,7 @@ int cmd_run(int argc, char **argv)
 			.shape = shape_spec[0] ? shape_spec : "default", .ipv6 = cell.ipv6,
 			.expected = expect ? expect : "ok|ok-hrr", .pass = pass,
 			.pcaps = pcaps.len ? (const char *)pcaps.data : NULL,
+			.detections = detected ? det : NULL,
 		};
 
 		sd_buf_u8(&pcaps, 0);
@@ -377,13 +393,17 @@ int cmd_run(int argc, char **argv)
 		sd_buf_printf(&out, "  time      %.1f ms (on the wire %.1f ms)\n", r.t_total_ms, r.t_exchange_ms);
 		if (pcap_dir)
 			sd_buf_printf(&out, "  pcaps     %s/\n", pcap_dir);
+		if (detected)
+			cli_detect_text(&out, det);
 	}
 	if (sd_buf_error(&out) < 0 || cli_stdout(&out) < 0) {
 		rc = cli_error(SD_EXIT_INTERNAL, "cannot write the report");
 		goto out;
 	}
-	rc = pass ? SD_EXIT_OK : SD_EXIT_FAIL;
+	rc = pass && !(detected && cli_detect_count(det)) ? SD_EXIT_OK : SD_EXIT_FAIL;
 out:
+	if (detected)
+		cli_detect_free(det);
 	sd_cell_result_free(&r);
 	t_close = mono_ms();
 	sd_lab_close(lab);

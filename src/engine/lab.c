@@ -54,6 +54,11 @@ const struct sd_path *sd_lab_path(const struct sd_lab *lab)
 	return &lab->path;
 }
 
+bool sd_lab_ipv6(const struct sd_lab *lab)
+{
+	return lab->opts.ipv6;
+}
+
 static uint64_t icmp_filter_count(const struct sd_lab *lab, size_t hop);
 
 struct sock_open {

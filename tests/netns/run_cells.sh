@@ -117,4 +117,16 @@ expect_exit 2 "ipv6 on a path below 1280" "$S" run --profile chrome-pq --path "$
 cell small --profile chrome-pq --path "$TMP/small.ini"
 jq_is "a user's path file: 1000-byte tunnel, PMTUD works" "$TMP/small.json" .outcome ok
 expect_exit 2 "unknown field" "$S" run --profile chrome-pq --path clean --shape split@nonsense
+# --detect: Cloudflare Radar's three checks, probed on the same path.
+cell detect_ok --profile chrome-pq --path clean --detect
+jq_is "detect: a correct server shows none" "$TMP/detect_ok.json" '[.detections[] | select(.exhibited)] | length' 0
+jq_is "detect: the HRR probe went through an HRR" "$TMP/detect_ok.json" .detections.hrr_failure.hrr true
+cell detect_sr --profile classic --path clean --server single-read --detect
+jq_is "detect: single-read server fails the split hello" "$TMP/detect_sr.json" \
+  '[.detections.split_clienthello.exhibited, .detections.split_clienthello.outcome, .detections.split_clienthello.breaking] | join(",")' \
+  "true,reset,server"
+jq_is "detect: ... and only that" "$TMP/detect_sr.json" '[.detections[] | select(.exhibited) | .name] | join(",")' "split ClientHello"
+rc=0; "$S" run --profile classic --path clean --server single-read --detect > /dev/null 2>&1 || rc=$?
+check "detect: a failure exhibited exits 1" test "$rc" -eq 1
+
 finish
