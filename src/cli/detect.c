@@ -80,6 +80,15 @@ int cli_detect_run(struct sd_lab *lab, const char *seed, struct cli_detection *o
 			return ret;
 		d->exhibited = !probe_ok(p, r);
 	}
+	/*
+	 * The unknown-key-share hello (1.7 KB) cannot help arriving in
+	 * several packets; when the split probe failed too, its failure says
+	 * nothing about the key share.
+	 */
+	if (out[0].exhibited && out[2].exhibited && out[2].r.v.segments > 1) {
+		out[2].exhibited = false;
+		out[2].undetermined = true;
+	}
 	return 0;
 }
 
@@ -97,6 +106,7 @@ void cli_detect_json(struct sd_json *j, const struct cli_detection *d)
 		sd_json_obj_open(j);
 		sd_json_kstr(j, "name", d[i].name);
 		sd_json_kbool(j, "exhibited", d[i].exhibited);
+		sd_json_kbool(j, "determined", !d[i].undetermined);
 		sd_json_kstr(j, "outcome", sd_outcome_name(d[i].r.v.outcome));
 		sd_json_kstr(j, "detail", d[i].r.v.detail);
 		sd_json_kstr(j, "breaking", d[i].r.v.breaking[0] ? d[i].r.v.breaking : NULL);
@@ -111,7 +121,8 @@ void cli_detect_text(struct sd_buf *b, const struct cli_detection *d)
 {
 	sd_buf_printf(b, "  detections (Cloudflare Radar's post-quantum checks):\n");
 	for (size_t i = 0; i < CLI_NDETECT; i++) {
-		sd_buf_printf(b, "    %-18s %s (%s%s)\n", d[i].name, d[i].exhibited ? "FAILS" : "passes",
+		sd_buf_printf(b, "    %-18s %s (%s%s)\n", d[i].name,
+			      d[i].exhibited ? "FAILS" : d[i].undetermined ? "undetermined: its hello is split too" : "passes",
 			      sd_outcome_name(d[i].r.v.outcome), d[i].r.client.hrr ? " after HRR" : "");
 		if (d[i].exhibited)
 			sd_buf_printf(b, "    %-18s %s: %s\n", "", d[i].means, d[i].r.v.detail);

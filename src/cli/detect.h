@@ -15,6 +15,7 @@
 struct cli_detection {
 	const char *key, *name, *means;
 	bool exhibited;                 /* the server/path shows this failure */
+	bool undetermined;              /* masked by another failure */
 	struct sd_profile profile;
 	struct sd_cell_result r;
 };
