@@ -39,4 +39,9 @@ void sd_report_server_hello_text(struct sd_buf *out, const struct sd_server_hell
 void sd_buf_printf(struct sd_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* printf appended at out + *w (out holds n bytes), always NUL-terminated;
+ * *w counts what would have been written, so *w >= n means cut short. */
+void sd_put(char *out, size_t n, size_t *w, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

@@ -7,6 +7,18 @@
 #include "shakedown/report.h"
 #include "shakedown/tls.h"
 
+void sd_put(char *out, size_t n, size_t *w, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(*w < n ? out + *w : NULL, *w < n ? n - *w : 0, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		*w += (size_t)r;
+}
+
 void sd_buf_printf(struct sd_buf *b, const char *fmt, ...)
 {
 	va_list ap;
