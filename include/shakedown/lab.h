@@ -2,8 +2,10 @@
 /*
  * A lab is one built path kept ready for cells: the topology, a capture
  * thread in every hop and in the server, the client engine's libpcap
- * handle on c0, and the TLS server. Opening costs a few milliseconds of
- * netlink and the RCU grace periods of the AF_PACKET sockets, paid once
+ * handle on c0, the TLS server, and a user-space middlebox engine
+ * (shakedown/mbox.h) for every hop that needs one, reset before each
+ * cell. Opening costs a few milliseconds of netlink and the RCU grace
+ * periods of the AF_PACKET sockets, paid once
  * (in parallel); each cell afterwards is a handshake on the wire plus the
  * verdict. A cell is: build the ClientHello, shape it, send it with the
  * user-space engine, finish the TLS 1.3 handshake, then judge from what
@@ -19,6 +21,7 @@
 #include "shakedown/endpoint.h"
 #include "shakedown/engine.h"
 #include "shakedown/hello.h"
+#include "shakedown/mbox.h"
 #include "shakedown/path.h"
 #include "shakedown/profile.h"
 #include "shakedown/shape.h"
@@ -76,6 +79,9 @@ struct sd_cell_result {
 	uint8_t *pkt_bytes;
 	struct sd_ladder lad;                   /* what crossed each hop (owned) */
 	char ladder[8192];                      /* the same as text, 80 rows */
+	/* What each user-space hop did during the cell (mbox_present[h]). */
+	struct sd_mbox_stats mbox[SD_PATH_MAX_HOPS];
+	bool mbox_present[SD_PATH_MAX_HOPS];
 };
 
 /* Runs one cell. Returns 0 (whatever the outcome) or a harness error. */

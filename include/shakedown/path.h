@@ -43,8 +43,31 @@
  *                   number of bits per second with an optional SI unit bit,
  *                   kbit, mbit or gbit (10mbit = 10,000,000 bit/s);
  *                   8kbit..10gbit.
- * Other names (first-segment-parse, buffer-limit:N, delay:MS, ...) belong to
- * the user-space middlebox engine and are refused here as unknown.
+ * Behaviours only the user-space middlebox engine (shakedown/mbox.h) can do;
+ * a hop with any of them is forwarded by that engine instead of its kernel,
+ * and the engine then does the kernel behaviours above as well (rate stays
+ * a tbf qdisc: the engine's frames leave through it):
+ *   delay:MS        every packet, each direction, is held MS milliseconds,
+ *                   0..5000.
+ *   jitter:MS       and a further 0..MS milliseconds drawn per packet,
+ *                   0..5000; packets keep their order (reordering is
+ *                   reorder:P's job).
+ *   dup:P           P percent of packets leave twice (two decimals).
+ *   reorder:P       P percent of packets are held back behind the next one
+ *                   of their direction (at most 10 ms; two decimals).
+ *   truncate-segment:N
+ *                   a client-to-server TCP segment with more than N payload
+ *                   bytes (1..65535) leaves with its first N only, lengths
+ *                   and checksums fixed; the bytes cut off never get through:
+ *                   later bytes of the flow from that point on are cut as
+ *                   well, and segments left empty are dropped.
+ *   seed:S          the hop's random choices (loss, dup, reorder, jitter)
+ *                   come from S (1..31 characters of A-Z a-z 0-9 . _ -)
+ *                   for every cell; without it, from the cell's seed.
+ *   userspace       forward in the user-space engine even when the kernel
+ *                   could do every behaviour the hop has.
+ * and the emulated device parsers of shakedown/inspect.h
+ * (first-segment-parse, buffer-limit:N, ...), parsed by sd_insp_parse.
  */
 #ifndef SHAKEDOWN_PATH_H
 #define SHAKEDOWN_PATH_H
@@ -55,6 +78,7 @@
 
 #include "shakedown/builtin.h"
 #include "shakedown/err.h"
+#include "shakedown/inspect.h"
 
 #define SD_PATH_MAX_HOPS 8
 #define SD_PATH_NAME_LEN 16       /* hop names: 15 characters and a NUL */
@@ -65,6 +89,9 @@
 #define SD_PATH_ADVMSS_DEFAULT 1460
 #define SD_PATH_MSS_MIN 88        /* Linux TCP_MIN_MSS */
 #define SD_PATH_ADVMSS_MIN 108    /* TCP_MIN_MSS over IPv6 too */
+#define SD_PATH_DELAY_MAX 5000    /* delay:MS and jitter:MS, milliseconds */
+#define SD_PATH_TRUNCATE_MAX 65535
+#define SD_PATH_SEED_LEN 32       /* seed:S, 31 characters and a NUL */
 
 /* Which behaviours a hop was given (sd_path_hop.given). */
 enum {
@@ -74,7 +101,18 @@ enum {
 	SD_BEH_DROP_FRAGMENTS = 1 << 3,
 	SD_BEH_LOSS = 1 << 4,
 	SD_BEH_RATE = 1 << 5,
+	SD_BEH_DELAY = 1 << 6,
+	SD_BEH_JITTER = 1 << 7,
+	SD_BEH_DUP = 1 << 8,
+	SD_BEH_REORDER = 1 << 9,
+	SD_BEH_TRUNCATE = 1 << 10,
+	SD_BEH_SEED = 1 << 11,
+	SD_BEH_USERSPACE = 1 << 12,
 };
+
+/* The behaviours the kernel cannot do: they need the user-space engine. */
+#define SD_BEH_USERSPACE_ONLY (SD_BEH_DELAY | SD_BEH_JITTER | SD_BEH_DUP | SD_BEH_REORDER | \
+			       SD_BEH_TRUNCATE | SD_BEH_SEED | SD_BEH_USERSPACE)
 
 /* The catalogue of behaviours, for `shakedown list behaviours`. */
 struct sd_behaviour_info {
@@ -82,6 +120,7 @@ struct sd_behaviour_info {
 	const char *name;          /* "mss-clamp" */
 	const char *arg;           /* "N", or NULL when it takes no value */
 	const char *help;          /* one line */
+	bool userspace;            /* only the user-space engine does it */
 };
 /* NULL-name-terminated. */
 extern const struct sd_behaviour_info sd_path_behaviours[];
@@ -96,6 +135,13 @@ struct sd_path_hop {
 	bool drop_fragments;
 	unsigned loss_bp;          /* loss in basis points, 0..10000 (loss:2.5 is 250) */
 	uint64_t rate_bps;         /* bit/s, 0: no rate limit */
+	unsigned delay_ms;         /* 0..SD_PATH_DELAY_MAX */
+	unsigned jitter_ms;        /* 0..SD_PATH_DELAY_MAX */
+	unsigned dup_bp;           /* basis points, as loss_bp */
+	unsigned reorder_bp;
+	unsigned truncate_len;     /* 0: none, else 1..SD_PATH_TRUNCATE_MAX */
+	char seed[SD_PATH_SEED_LEN];   /* "" unless seed:S */
+	struct sd_insp_config insp;    /* emulated device parsers; kinds 0: none */
 	int line;                  /* of the [hop NAME] header */
 	int behaviours_line;       /* of the behaviours key, 0 when absent */
 };
@@ -124,12 +170,20 @@ struct sd_path_error {
  *                 section, [hop] without a name
  *   -SD_EUNKNOWN  an unknown section, key or behaviour
  *   -SD_EVALUE    a value out of range, a bad hop name, no hop at all
+ *                 (or sd_insp_parse's -SD_EVALUE / -SD_ESYNTAX)
  *   -SD_EDUP      a key, behaviour, hop name or [path] given twice
  *   -SD_ELIMIT    more than SD_PATH_MAX_HOPS hops
  *   -ENOMEM
  */
 int sd_path_parse(const char *text, size_t len, const char *name,
 		  struct sd_path *p, struct sd_path_error *err) SD_WUR;
+
+/*
+ * Does hop h need the user-space middlebox engine (a behaviour in
+ * SD_BEH_USERSPACE_ONLY, or an inspector behaviour)? Such a hop is not
+ * forwarded by its kernel at all.
+ */
+bool sd_path_hop_userspace(const struct sd_path_hop *h);
 
 /* A built-in path by name; -SD_EUNKNOWN (err says so) if there is none. */
 int sd_path_builtin(const char *name, struct sd_path *p,
@@ -150,7 +204,8 @@ int sd_path_check_ipv6(const struct sd_path *p, struct sd_path_error *err) SD_WU
 
 /*
  * Writes the canonical behaviours of hop h ("mtu:1420 icmp-filter"; only
- * those given) into out, NUL-terminated. Returns the length, or -ENOSPC
+ * those given, the inspector's last, as sd_insp_format writes them) into
+ * out, NUL-terminated. Returns the length, or -ENOSPC
  * when n is too small (out then holds a truncated string).
  */
 int sd_path_hop_format(const struct sd_path_hop *h, char *out, size_t n) SD_WUR;

@@ -38,7 +38,11 @@
  * Sysctls: forwarding in hops only; tcp_no_metrics_save in the server.
  * Behaviours: nftables (table inet shakedown) in the hop's namespace for
  * icmp-filter, mss-clamp, drop-fragments and loss, each rule with a
- * counter; a tbf qdisc on both of the hop's interfaces for rate. Hops and
+ * counter; a tbf qdisc on both of the hop's interfaces for rate. A hop that
+ * needs the user-space middlebox engine (sd_path_hop_userspace) gets its
+ * kernel forwarding off (ip_forward 0, IPv6 forwarding 0) and no nftables
+ * rules: the engine (shakedown/mbox.h, started by the caller) forwards and
+ * does those behaviours; its links keep their MTUs and rate its tbf. Hops and
  * the server also drop their own MLD reports (table inet shakedown_quiet),
  * so the path is silent until the cell speaks: no ARP, no neighbour
  * discovery, no MLD.
@@ -172,7 +176,7 @@ int sd_topo_node_find(const struct sd_topo *t, const char *name) SD_WUR;
 /*
  * The nftables rules (table inet shakedown) a hop gets for its behaviours,
  * as nft(8) text, into out (NUL-terminated). Returns the length (0 when
- * the hop needs no rules), or -ENOSPC. The MLD rules of table
+ * the hop needs no rules, as a hop of the user-space engine), or -ENOSPC. The MLD rules of table
  * shakedown_quiet are not part of it.
  */
 int sd_topo_nft_rules(const struct sd_path_hop *h, char *out, size_t n) SD_WUR;

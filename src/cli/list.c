@@ -6,12 +6,15 @@
 #include "cli.h"
 #include "shakedown/buf.h"
 #include "shakedown/builtin.h"
+#include "shakedown/endpoint.h"
 #include "shakedown/matrix.h"
+#include "shakedown/inspect.h"
 #include "shakedown/json.h"
 #include "shakedown/path.h"
 #include "shakedown/report.h"
 #include "shakedown/profile.h"
 #include "shakedown/tls.h"
+
 
 static const char list_usage[] =
 	"usage: shakedown list WHAT [--json]\n"
@@ -35,6 +38,19 @@ static void share_summary(const struct sd_profile *p, char *out, size_t n)
 
 		w += (size_t)snprintf(out + w, n - w, "%s%s", i ? "+" : "", name ? name : "?");
 	}
+}
+
+/* "name:ARG  help", the help aligned however long the name. */
+static void list_behaviour(struct sd_buf *b, const char *name, const char *arg, const char *help)
+{
+	char word[64];
+
+	/* An optional argument, "[MS]", reads segment-gap-break[:MS]. */
+	if (arg && arg[0] == '[')
+		snprintf(word, sizeof(word), "%s[:%s", name, arg + 1);
+	else
+		snprintf(word, sizeof(word), "%s%s%s", name, arg ? ":" : "", arg ? arg : "");
+	sd_buf_printf(b, "%-26s %s\n", word, help ? help : "");
 }
 
 int cmd_list(int argc, char **argv)
@@ -91,7 +107,7 @@ int cmd_list(int argc, char **argv)
 		for (const struct sd_builtin_file *f = sd_builtin_paths; f->name; f++) {
 			static struct sd_path p;
 			struct sd_path_error perr;
-			char hops[256];
+			char hops[1024];
 			size_t w = 0;
 
 			if (sd_path_parse(f->text, f->len, f->name, &p, &perr) < 0) {
@@ -101,7 +117,7 @@ int cmd_list(int argc, char **argv)
 			}
 			hops[0] = 0;
 			for (size_t i = 0; i < p.nhops && w < sizeof(hops); i++) {
-				char beh[128];
+				char beh[600];
 
 				if (sd_path_hop_format(&p.hop[i], beh, sizeof(beh)) < 0)
 					beh[0] = 0;
@@ -146,14 +162,14 @@ int cmd_list(int argc, char **argv)
 		if (json)
 			sd_json_arr_close(&j);
 	} else if (!strcmp(what, "behaviours") || !strcmp(what, "behaviors")) {
+		/* The router's, then the emulated device parsers (user-space engine). */
 		for (const struct sd_behaviour_info *bi = sd_path_behaviours; bi->name; bi++)
-			sd_buf_printf(&b, "%s%s%-*s %s\n", bi->name, bi->arg ? ":" : "",
-				      (int)(18 - strlen(bi->name) - (bi->arg ? 1 : 0)), bi->arg ? bi->arg : "",
-				      bi->help);
+			list_behaviour(&b, bi->name, bi->arg, bi->help);
+		for (const struct sd_insp_info *ii = sd_insp_behaviours; ii->name; ii++)
+			list_behaviour(&b, ii->name, ii->arg, ii->help);
 	} else if (!strcmp(what, "servers")) {
-		sd_buf_printf(&b, "%-12s %s\n%-12s %s\n", "openssl",
-			      "OpenSSL 3.0 TLS 1.3 server on kernel TCP (default)", "single-read",
-			      "parses the ClientHello from its first recv() only, then resets (tldr.fail's server bug)");
+		for (const struct sd_server_mode_info *m = sd_server_modes; m->name; m++)
+			sd_buf_printf(&b, "%-13s %s\n", m->name, m->help);
 	} else if (!strcmp(what, "groups")) {
 		static const uint16_t gs[] = {
 			0x001d, 0x0017, 0x0018, 0x0019, 0x0200, 0x0201, 0x0202,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "shakedown/mbox.h"
 #include "shakedown/path.h"
 #include "shakedown/pkt.h"
 #include "shakedown/topo.h"
@@ -23,6 +24,8 @@ static const char topo_usage[] =
 	"SIGTERM); with --keep they are named PREFIX-client, PREFIX-<hop>...,\n"
 	"PREFIX-server under /run/netns and stay after the command exits, for\n"
 	"'ip netns exec'. 'down' removes the kept namespaces of PREFIX.\n"
+	"A hop forwarded by the user-space middlebox engine (delay, dup, an\n"
+	"emulated device parser...) forwards only while 'up' runs: no --keep.\n"
 	"\n"
 	"options:\n"
 	"      --keep          name the namespaces and exit, leaving them up\n"
@@ -85,6 +88,7 @@ static int topo_up(int argc, char **argv)
 	static struct sd_path path;
 	struct sd_topo_error terr = { { 0 } };
 	struct sd_topo *t = NULL;
+	struct sd_mbox *mbox[SD_PATH_MAX_HOPS] = { NULL };
 	const char *prefix = "sd";
 	bool keep = false, ipv6 = false;
 	unsigned flags = SD_TOPO_CLIENT_KERNEL;
@@ -117,6 +121,11 @@ static int topo_up(int argc, char **argv)
 	} else {
 		flags |= SD_TOPO_NO_IPV6;
 	}
+	for (size_t h = 0; keep && h < path.nhops; h++)
+		if (sd_path_hop_userspace(&path.hop[h]))
+			return cli_error(SD_EXIT_USAGE,
+					 "hop '%s' needs the user-space middlebox engine, which runs only while 'topo up' does: drop --keep",
+					 path.hop[h].name);
 	if (geteuid() != 0)
 		return cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
 	ret = sd_topo_open(&path, flags, &t, &terr);
@@ -136,16 +145,35 @@ static int topo_up(int argc, char **argv)
 		sd_topo_close(t);
 		return SD_EXIT_OK;
 	}
-	describe(t, NULL);
-	printf("up; press Ctrl-C to tear it down\n");
-	fflush(stdout);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	for (size_t h = 0; h < path.nhops; h++) {
+		if (!sd_path_hop_userspace(&path.hop[h]))
+			continue;
+		ret = sd_mbox_open(t, h + 1, &path.hop[h], &mbox[h]);
+		if (ret == 0)
+			ret = sd_mbox_reset(mbox[h], NULL);
+		if (ret < 0) {
+			cli_error(SD_EXIT_INTERNAL, "starting the middlebox engine of hop '%s': %s",
+				  path.hop[h].name, sd_strerror(ret));
+			stop = 1;
+			break;
+		}
+	}
+	if (!stop) {
+		describe(t, NULL);
+		printf("up; press Ctrl-C to tear it down\n");
+		fflush(stdout);
+	}
 	while (!stop)
 		pause();
+	for (size_t h = 0; h < path.nhops; h++)
+		sd_mbox_stop(mbox[h]);
+	for (size_t h = 0; h < path.nhops; h++)
+		sd_mbox_close(mbox[h]);
 	sd_topo_close(t);
-	return SD_EXIT_OK;
+	return ret < 0 ? SD_EXIT_INTERNAL : SD_EXIT_OK;
 }
 
 int cmd_topo(int argc, char **argv)

@@ -14,6 +14,7 @@
 
 #include "shakedown/capture.h"
 #include "shakedown/lab.h"
+#include "shakedown/mbox.h"
 #include "shakedown/report.h"
 #include "shakedown/netns.h"
 #include "shakedown/observe.h"
@@ -31,6 +32,7 @@ struct sd_lab {
 	struct sd_observer *obs;
 	int sock;                     /* the engine's AF_PACKET socket on c0 */
 	struct sd_server *server;
+	struct sd_mbox *mbox[SD_PATH_MAX_HOPS];   /* hops forwarded in user space */
 	uint16_t next_port;
 	int obs_node_of[SD_TOPO_MAX_NODES];   /* observer index -> topology node */
 	size_t nobs;
@@ -78,6 +80,7 @@ static int open_engine_socket(void *arg)
 struct server_start {
 	struct sd_server_cfg cfg;
 	struct sd_server *srv;
+	char err[400];               /* why a node-pq server did not start */
 };
 
 static int start_server(void *arg)
@@ -134,6 +137,17 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 		snprintf(err, errlen, "building path %s: %s: %s", p->name, terr.step, sd_strerror(ret));
 		goto fail;
 	}
+	/* The user-space hops forward from now on: their kernels do not. */
+	for (size_t h = 0; h < p->nhops; h++) {
+		if (!sd_path_hop_userspace(&p->hop[h]))
+			continue;
+		ret = sd_mbox_open(lab->topo, h + 1, &p->hop[h], &lab->mbox[h]);
+		if (ret < 0) {
+			snprintf(err, errlen, "starting the middlebox engine of hop '%s': %s",
+				 p->hop[h].name, sd_strerror(ret));
+			goto fail;
+		}
+	}
 	/* The engine's handle and the server start while the capture
 	 * threads open theirs: each socket's setup waits on the kernel. */
 	po.ifindex = lab->topo->client_ifindex;
@@ -144,6 +158,8 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	ss.cfg.chain_size = o->chain_size;
 	ss.cfg.keylog_path = o->keylog_path;
 	ss.cfg.idle_timeout_ms = 3000;
+	ss.cfg.err = ss.err;
+	ss.cfg.errlen = sizeof(ss.err);
 	jobs[0] = (struct job){ .nsfd = lab->topo->client_ns, .fn = open_engine_socket, .arg = &po };
 	jobs[1] = (struct job){ .nsfd = lab->topo->server_ns, .fn = start_server, .arg = &ss };
 	for (int i = 0; i < 2; i++)
@@ -186,7 +202,7 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	}
 	if (jobs[1].ret < 0) {
 		ret = jobs[1].ret;
-		snprintf(err, errlen, "starting the TLS server: %s", sd_strerror(ret));
+		snprintf(err, errlen, "starting the TLS server: %s", ss.err[0] ? ss.err : sd_strerror(ret));
 		goto fail;
 	}
 	for (size_t h = 0; h < p->nhops && h < SD_VD_MAX_HOPS; h++)
@@ -206,7 +222,10 @@ void sd_lab_close(struct sd_lab *lab)
 	if (!lab)
 		return;
 	/* Closing AF_PACKET sockets waits an RCU grace period each: the
-	 * engine's socket goes in a thread while the captures close. */
+	 * middlebox threads close theirs while the captures close, and the
+	 * engine's socket goes in a thread meanwhile. */
+	for (size_t h = 0; h < SD_PATH_MAX_HOPS; h++)
+		sd_mbox_stop(lab->mbox[h]);
 	if (lab->sock >= 0) {
 		closing = pthread_create(&t, NULL, close_fd, (void *)(intptr_t)lab->sock) == 0;
 		if (!closing)
@@ -216,6 +235,8 @@ void sd_lab_close(struct sd_lab *lab)
 	sd_server_stop(lab->server);
 	if (closing)
 		pthread_join(t, NULL);
+	for (size_t h = 0; h < SD_PATH_MAX_HOPS; h++)
+		sd_mbox_close(lab->mbox[h]);
 	sd_topo_close(lab->topo);
 	free(lab);
 }
@@ -320,7 +341,8 @@ static uint64_t icmp_filter_count(const struct sd_lab *lab, size_t hop)
 	char *text = NULL, *save = NULL;
 	uint64_t total = 0;
 
-	if (!lab->path.hop[hop].icmp_filter)
+	/* A user-space hop's filter is the engine's: see mbox_icmp_filtered. */
+	if (!lab->path.hop[hop].icmp_filter || lab->mbox[hop])
 		return 0;
 	if (sd_topo_nft_list(lab->topo, hop + 1, &text) > 0) {
 		for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -363,6 +385,47 @@ static void place(const struct sd_lab *lab, const struct sd_obs_pkt *op, struct 
 	}
 	/* Hop k's left end is the right end of link k-1. */
 	vp->side = (int)op->ifindex == t->link[node - 1].end[SD_TOPO_RIGHT].ifindex ? 0 : 1;
+}
+
+/* The longest a user-space hop holds a packet, in ms, summed along the path. */
+static unsigned added_delay_ms(const struct sd_lab *lab)
+{
+	unsigned ms = 0;
+
+	for (size_t h = 0; h < lab->path.nhops; h++)
+		if (lab->mbox[h])
+			ms += lab->path.hop[h].delay_ms + lab->path.hop[h].jitter_ms +
+			      (lab->path.hop[h].reorder_bp ? 10 : 0);
+	return ms;
+}
+
+/*
+ * The user-space hops' statistics for the cell, once every packet they
+ * held has left (bounded by the longest hold), so the captures have the
+ * cell's last packets. Returns 0 or the first failure.
+ */
+static int mbox_settle(struct sd_lab *lab, struct sd_cell_result *r)
+{
+	/* A request still in a delay line and its answer: two holds. */
+	double until = now_ms() + 2 * added_delay_ms(lab) + 20;
+	int ret;
+
+	for (size_t h = 0; h < lab->path.nhops && h < SD_PATH_MAX_HOPS; h++) {
+		if (!lab->mbox[h])
+			continue;
+		for (;;) {
+			struct timespec ts = { 0, 500 * 1000 };
+
+			ret = sd_mbox_stats(lab->mbox[h], &r->mbox[h]);
+			if (ret < 0)
+				return ret;
+			if (!r->mbox[h].held || now_ms() >= until)
+				break;
+			nanosleep(&ts, NULL);
+		}
+		r->mbox_present[h] = true;
+	}
+	return 0;
 }
 
 int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_result *r,
@@ -476,12 +539,22 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	ej.cfg.shape = cell->shape;
 	ej.cfg.splits = splits;
 	ej.cfg.nsplits = nsplits;
-	ej.cfg.idle_ms = 150;
+	/* Held packets stretch the silences the engine judges by. */
+	ej.cfg.idle_ms = 150 + 2 * added_delay_ms(lab);
 	ej.cfg.drain_on_done = true;
 	ej.cfg.on_data = on_data;
 	ej.cfg.ctx = &cc;
 
 	sd_observer_reset(lab->obs);
+	/* A cell's flows start clean in every user-space hop, its random
+	 * choices drawn from the cell's seed (or the hop's own). */
+	for (size_t h = 0; h < lab->path.nhops; h++) {
+		if (lab->mbox[h] && (ret = sd_mbox_reset(lab->mbox[h], r->seed)) < 0) {
+			snprintf(err, errlen, "resetting the middlebox engine of hop '%s': %s",
+				 lab->path.hop[h].name, sd_strerror(ret));
+			goto out;
+		}
+	}
 	{
 		double te = now_ms();
 
@@ -502,6 +575,12 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		else
 			sd_server_addr_v4(t->engine4, a);
 		ret = sd_server_report(lab->server, a, r->sport, 300, &r->conn);
+		if (ret == -ESRCH) {
+			/* A node-pq server died: the lab has no server any more. */
+			snprintf(err, errlen, "the %s server process exited",
+				 sd_server_mode_name(lab->opts.server_mode));
+			goto out;
+		}
 		r->conn_present = ret >= 0 || ret == -ETIMEDOUT;
 		/*
 		 * A report is final once the handshake is over, which can be
@@ -590,6 +669,11 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		snprintf(s->error, sizeof(s->error), "%s", k->error);
 	}
 
+	ret = mbox_settle(lab, r);
+	if (ret < 0) {
+		snprintf(err, errlen, "reading the middlebox engines: %s", sd_strerror(ret));
+		goto out;
+	}
 	/* Every hop's captures of this cell. */
 	ret = sd_observer_sync(lab->obs, &op, &nop);
 	if (ret < 0) {
@@ -648,6 +732,8 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 
 			in.icmp_filtered[h] = (uint32_t)(now - lab->icmp_filtered[h]);
 			lab->icmp_filtered[h] = now;
+			if (r->mbox_present[h])
+				in.icmp_filtered[h] = (uint32_t)r->mbox[h].icmp_filtered;
 		}
 	}
 	sd_verdict_judge(&in, &r->v);

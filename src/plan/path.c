@@ -11,21 +11,38 @@
 
 #include "shakedown/ini.h"
 #include "shakedown/path.h"
+#include "shakedown/report.h"
+
 
 const struct sd_behaviour_info sd_path_behaviours[] = {
 	{ SD_BEH_MTU, "mtu", "N",
-	  "MTU of the hop's link toward the server, 68..9000 (default 1500)" },
+	  "MTU of the hop's link toward the server, 68..9000 (default 1500)", false },
 	{ SD_BEH_ICMP_FILTER, "icmp-filter", NULL,
-	  "drop the hop's own ICMP frag-needed / ICMPv6 packet-too-big (PMTUD black hole)" },
+	  "drop the hop's own ICMP frag-needed / ICMPv6 packet-too-big (PMTUD black hole)", false },
 	{ SD_BEH_MSS_CLAMP, "mss-clamp", "N",
-	  "lower the MSS of forwarded SYNs and SYN-ACKs to N, 88..9000" },
+	  "lower the MSS of forwarded SYNs and SYN-ACKs to N, 88..9000", false },
 	{ SD_BEH_DROP_FRAGMENTS, "drop-fragments", NULL,
-	  "drop IPv4 fragments and IPv6 packets with a fragment header" },
+	  "drop IPv4 fragments and IPv6 packets with a fragment header", false },
 	{ SD_BEH_LOSS, "loss", "P",
-	  "drop P percent of forwarded packets at random, 0..100" },
+	  "drop P percent of forwarded packets at random, 0..100", false },
 	{ SD_BEH_RATE, "rate", "R",
-	  "token bucket on both egresses, e.g. 10mbit (8kbit..10gbit)" },
-	{ 0, NULL, NULL, NULL },
+	  "token bucket on both egresses, e.g. 10mbit (8kbit..10gbit)", false },
+	{ SD_BEH_DELAY, "delay", "MS",
+	  "hold every packet MS milliseconds in each direction, 0..5000 (user-space engine)", true },
+	{ SD_BEH_JITTER, "jitter", "MS",
+	  "hold each packet 0..MS milliseconds more, order kept, 0..5000 (user-space engine)", true },
+	{ SD_BEH_DUP, "dup", "P",
+	  "send P percent of packets twice, 0..100 (user-space engine)", true },
+	{ SD_BEH_REORDER, "reorder", "P",
+	  "hold P percent of packets back behind the next one, 0..100 (user-space engine)", true },
+	{ SD_BEH_TRUNCATE, "truncate-segment", "N",
+	  "cut client-to-server TCP segments to their first N payload bytes, 1..65535; "
+	  "the rest never arrives (user-space engine)", true },
+	{ SD_BEH_SEED, "seed", "S",
+	  "random choices of the hop from seed S, the same in every cell (user-space engine)", true },
+	{ SD_BEH_USERSPACE, "userspace", NULL,
+	  "forward in the user-space middlebox engine instead of the kernel", true },
+	{ 0, NULL, NULL, NULL, false },
 };
 
 struct parse_ctx {
@@ -165,8 +182,51 @@ static const char *range_of(unsigned bit)
 		return "loss:P takes a percentage 0..100, at most two decimals";
 	case SD_BEH_RATE:
 		return "rate:R takes bit/s with an optional unit bit, kbit, mbit or gbit, 8kbit..10gbit";
+	case SD_BEH_DELAY:
+		return "delay:MS takes milliseconds 0..5000";
+	case SD_BEH_JITTER:
+		return "jitter:MS takes milliseconds 0..5000";
+	case SD_BEH_DUP:
+		return "dup:P takes a percentage 0..100, at most two decimals";
+	case SD_BEH_REORDER:
+		return "reorder:P takes a percentage 0..100, at most two decimals";
+	case SD_BEH_TRUNCATE:
+		return "truncate-segment:N takes bytes 1..65535";
+	case SD_BEH_SEED:
+		return "seed:S takes 1..31 characters of A-Z a-z 0-9 . _ -";
 	}
 	return "";
+}
+
+static bool valid_seed(const char *s, size_t len)
+{
+	if (len == 0 || len >= SD_PATH_SEED_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
+/*
+ * One of the emulated device parsers (shakedown/inspect.h)? Returns 1 when
+ * sd_insp_parse took the word, 0 when it is none of them, or its error
+ * with c's message set.
+ */
+static int parse_inspector(struct parse_ctx *c, struct sd_path_hop *h, const char *key,
+			   const char *w, size_t wl)
+{
+	char item[SD_INI_LINE_CHARS + 1], msg[160] = "";
+	int ret;
+
+	if (wl >= sizeof(item))
+		return 0;
+	memcpy(item, w, wl);
+	item[wl] = 0;
+	ret = sd_insp_parse(item, &h->insp, msg, sizeof(msg));
+	if (ret < 0)
+		return fail(c, ret, "%s: %s", key, msg[0] ? msg : item);
+	return ret > 0 ? 1 : 0;
 }
 
 static int parse_behaviours(struct parse_ctx *c, struct sd_path_hop *h, const char *key,
@@ -195,10 +255,17 @@ static int parse_behaviours(struct parse_ctx *c, struct sd_path_hop *h, const ch
 		arg = colon ? colon + 1 : NULL;
 		al = colon ? wl - nl - 1 : 0;
 		b = find_behaviour(w, nl);
-		if (!b)
+		if (!b) {
+			int ret = parse_inspector(c, h, key, w, wl);
+
+			if (ret < 0)
+				return ret;
+			if (ret > 0)
+				continue;
 			return fail(c, -SD_EUNKNOWN,
-				    "%s: unknown behaviour '%.*s' (known: mtu:N, icmp-filter, mss-clamp:N, drop-fragments, loss:P, rate:R)",
+				    "%s: unknown behaviour '%.*s' (see 'shakedown list behaviours')",
 				    key, (int)(wl > 40 ? 40 : wl), w);
+		}
 		if (h->given & b->bit)
 			return fail(c, -SD_EDUP, "%s: '%s' given twice for hop '%s'",
 				    key, b->name, h->name);
@@ -229,11 +296,40 @@ static int parse_behaviours(struct parse_ctx *c, struct sd_path_hop *h, const ch
 			if (parse_rate(arg, al, &h->rate_bps) < 0)
 				goto range;
 			break;
+		case SD_BEH_DELAY:
+			if (parse_dec(arg, al, SD_PATH_DELAY_MAX, &x) < 0)
+				goto range;
+			h->delay_ms = (unsigned)x;
+			break;
+		case SD_BEH_JITTER:
+			if (parse_dec(arg, al, SD_PATH_DELAY_MAX, &x) < 0)
+				goto range;
+			h->jitter_ms = (unsigned)x;
+			break;
+		case SD_BEH_DUP:
+		case SD_BEH_REORDER:
+			if (parse_fixed(arg, al, 2, 10000, &y, &used) < 0 || used != al)
+				goto range;
+			*(b->bit == SD_BEH_DUP ? &h->dup_bp : &h->reorder_bp) = (unsigned)y;
+			break;
+		case SD_BEH_TRUNCATE:
+			if (parse_dec(arg, al, SD_PATH_TRUNCATE_MAX, &x) < 0 || x < 1)
+				goto range;
+			h->truncate_len = (unsigned)x;
+			break;
+		case SD_BEH_SEED:
+			if (!valid_seed(arg, al))
+				goto range;
+			memcpy(h->seed, arg, al);
+			h->seed[al] = 0;
+			break;
 		case SD_BEH_ICMP_FILTER:
 			h->icmp_filter = true;
 			break;
 		case SD_BEH_DROP_FRAGMENTS:
 			h->drop_fragments = true;
+			break;
+		case SD_BEH_USERSPACE:
 			break;
 		}
 		continue;
@@ -432,6 +528,11 @@ int sd_path_builtin(const char *name, struct sd_path *p, struct sd_path_error *e
 	return -SD_EUNKNOWN;
 }
 
+bool sd_path_hop_userspace(const struct sd_path_hop *h)
+{
+	return (h->given & SD_BEH_USERSPACE_ONLY) || h->insp.kinds;
+}
+
 unsigned sd_path_link_mtu(const struct sd_path *p, size_t i)
 {
 	if (i == 0)
@@ -465,30 +566,24 @@ int sd_path_check_ipv6(const struct sd_path *p, struct sd_path_error *err)
 	return 0;
 }
 
-/* Appends to out at *w, keeping count of what would have been written. */
-__attribute__((format(printf, 4, 5)))
-static void put(char *out, size_t n, size_t *w, const char *fmt, ...)
+static void put_percent(char *out, size_t n, size_t *w, const char *name, unsigned bp)
 {
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vsnprintf(*w < n ? out + *w : NULL, *w < n ? n - *w : 0, fmt, ap);
-	va_end(ap);
-	if (r > 0)
-		*w += (size_t)r;
+	if (bp % 100 == 0)
+		sd_put(out, n, w, "%s:%u", name, bp / 100);
+	else
+		sd_put(out, n, w, "%s:%u.%02u", name, bp / 100, bp % 100);
 }
 
 static void put_rate(char *out, size_t n, size_t *w, uint64_t bps)
 {
 	if (bps % 1000000000 == 0)
-		put(out, n, w, "rate:%" PRIu64 "gbit", bps / 1000000000);
+		sd_put(out, n, w, "rate:%" PRIu64 "gbit", bps / 1000000000);
 	else if (bps % 1000000 == 0)
-		put(out, n, w, "rate:%" PRIu64 "mbit", bps / 1000000);
+		sd_put(out, n, w, "rate:%" PRIu64 "mbit", bps / 1000000);
 	else if (bps % 1000 == 0)
-		put(out, n, w, "rate:%" PRIu64 "kbit", bps / 1000);
+		sd_put(out, n, w, "rate:%" PRIu64 "kbit", bps / 1000);
 	else
-		put(out, n, w, "rate:%" PRIu64 "bit", bps);
+		sd_put(out, n, w, "rate:%" PRIu64 "bit", bps);
 }
 
 int sd_path_hop_format(const struct sd_path_hop *h, char *out, size_t n)
@@ -501,27 +596,51 @@ int sd_path_hop_format(const struct sd_path_hop *h, char *out, size_t n)
 		if (!(h->given & b->bit))
 			continue;
 		if (w)
-			put(out, n, &w, " ");
+			sd_put(out, n, &w, " ");
 		switch (b->bit) {
 		case SD_BEH_MTU:
-			put(out, n, &w, "mtu:%u", h->mtu);
+			sd_put(out, n, &w, "mtu:%u", h->mtu);
 			break;
 		case SD_BEH_MSS_CLAMP:
-			put(out, n, &w, "mss-clamp:%u", h->mss_clamp);
+			sd_put(out, n, &w, "mss-clamp:%u", h->mss_clamp);
 			break;
 		case SD_BEH_LOSS:
-			if (h->loss_bp % 100 == 0)
-				put(out, n, &w, "loss:%u", h->loss_bp / 100);
-			else
-				put(out, n, &w, "loss:%u.%02u", h->loss_bp / 100, h->loss_bp % 100);
+			put_percent(out, n, &w, "loss", h->loss_bp);
 			break;
 		case SD_BEH_RATE:
 			put_rate(out, n, &w, h->rate_bps);
 			break;
+		case SD_BEH_DELAY:
+			sd_put(out, n, &w, "delay:%u", h->delay_ms);
+			break;
+		case SD_BEH_JITTER:
+			sd_put(out, n, &w, "jitter:%u", h->jitter_ms);
+			break;
+		case SD_BEH_DUP:
+			put_percent(out, n, &w, "dup", h->dup_bp);
+			break;
+		case SD_BEH_REORDER:
+			put_percent(out, n, &w, "reorder", h->reorder_bp);
+			break;
+		case SD_BEH_TRUNCATE:
+			sd_put(out, n, &w, "truncate-segment:%u", h->truncate_len);
+			break;
+		case SD_BEH_SEED:
+			sd_put(out, n, &w, "seed:%s", h->seed);
+			break;
 		default:
-			put(out, n, &w, "%s", b->name);
+			sd_put(out, n, &w, "%s", b->name);
 			break;
 		}
+	}
+	if (h->insp.kinds) {
+		char insp[400] = "";
+		int ret = sd_insp_format(&h->insp, insp, sizeof(insp));
+
+		if (ret < 0)
+			return ret;
+		if (ret > 0)
+			sd_put(out, n, &w, "%s%s", w ? " " : "", insp);
 	}
 	if (w >= n)
 		return -ENOSPC;
@@ -535,18 +654,21 @@ int sd_path_hop_format(const struct sd_path_hop *h, char *out, size_t n)
  * came from met at single spaces between non-blanks, none of them began a
  * comment, the first had at least "key=" before it, the others at least
  * one blank, and each was at most 198 characters. A text starting
- * with ';' stays right after the '=', where it is not a comment.
+ * with ';' stays right after the '=', where it is not a comment. A first
+ * word too long for the key's line (a long behaviour read from a
+ * continuation line) starts on the next line, after an empty "key=".
  */
 static int put_text(char *out, size_t n, size_t *w, const char *key, const char *s)
 {
 	size_t len = strlen(s), room;
+	bool first = true;
 
 	if (strlen(key) + 3 + len <= SD_INI_LINE_CHARS && s[0] != ';') {
-		put(out, n, w, "%s = %s\n", key, s);
+		sd_put(out, n, w, "%s = %s\n", key, s);
 		return 0;
 	}
 	room = SD_INI_LINE_CHARS - strlen(key) - 1;
-	put(out, n, w, "%s=", key);
+	sd_put(out, n, w, "%s=", key);
 	while (len > room) {
 		size_t cut = 0;
 
@@ -556,38 +678,47 @@ static int put_text(char *out, size_t n, size_t *w, const char *key, const char 
 				cut = i;
 				break;
 			}
+		if (!cut && first && s[0] != ';' && s[0] != '#') {
+			sd_put(out, n, w, "\n ");
+			first = false;
+			room = SD_INI_LINE_CHARS - 1;
+			continue;
+		}
 		if (!cut)
 			return -SD_EVALUE;
-		put(out, n, w, "%.*s\n ", (int)cut, s);
+		sd_put(out, n, w, "%.*s\n ", (int)cut, s);
 		s += cut + 1;
 		len -= cut + 1;
+		first = false;
 		room = SD_INI_LINE_CHARS - 1;
 	}
-	put(out, n, w, "%s\n", s);
+	sd_put(out, n, w, "%s\n", s);
 	return 0;
 }
 
 int sd_path_format(const struct sd_path *p, char *out, size_t n)
 {
 	size_t w = 0;
-	char beh[200];
+	char beh[600];
 
 	if (n)
 		out[0] = 0;
-	put(out, n, &w, "[path]\n");
+	sd_put(out, n, &w, "[path]\n");
 	if (p->description[0] && put_text(out, n, &w, "description", p->description) < 0)
 		return -SD_EVALUE;
-	put(out, n, &w, "client_mtu = %u\nserver_advmss = %u\n", p->client_mtu, p->server_advmss);
+	sd_put(out, n, &w, "client_mtu = %u\nserver_advmss = %u\n", p->client_mtu, p->server_advmss);
 	for (size_t i = 0; i < p->nhops; i++) {
 		const struct sd_path_hop *h = &p->hop[i];
 
-		put(out, n, &w, "[hop %s]\n", h->name);
+		sd_put(out, n, &w, "[hop %s]\n", h->name);
 		if (h->description[0] && put_text(out, n, &w, "description", h->description) < 0)
 			return -SD_EVALUE;
 		if (sd_path_hop_format(h, beh, sizeof(beh)) < 0)
 			return -ENOSPC;
-		if (beh[0])
-			put(out, n, &w, "behaviours = %s\n", beh);
+		/* Many behaviours may not fit one line: put_text cuts at the
+		 * single spaces between them. */
+		if (beh[0] && put_text(out, n, &w, "behaviours", beh) < 0)
+			return -SD_EVALUE;
 	}
 	if (w >= n)
 		return -ENOSPC;

@@ -16,20 +16,8 @@
 
 #include "shakedown/netns.h"
 #include "shakedown/topo.h"
+#include "shakedown/report.h"
 #include "topo_int.h"
-
-__attribute__((format(printf, 4, 5)))
-static void put(char *out, size_t n, size_t *w, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vsnprintf(*w < n ? out + *w : NULL, *w < n ? n - *w : 0, fmt, ap);
-	va_end(ap);
-	if (r > 0)
-		*w += (size_t)r;
-}
 
 /*
  * One table per hop, two base chains. Every rule has a counter and a
@@ -51,6 +39,9 @@ static void put(char *out, size_t n, size_t *w, const char *fmt, ...)
  *    errors pass the output hook (icmp_send -> ip_local_out), forwarded
  *    ones do not: only the hop's own errors vanish, as with a firewall on
  *    the router.
+ * A hop of the user-space middlebox engine gets no rules: its kernel
+ * forwards nothing and sends no ICMP errors, and the engine does every
+ * one of these behaviours itself.
  */
 int sd_topo_nft_rules(const struct sd_path_hop *h, char *out, size_t n)
 {
@@ -60,36 +51,36 @@ int sd_topo_nft_rules(const struct sd_path_hop *h, char *out, size_t n)
 
 	if (n)
 		out[0] = 0;
-	if (!fwd && !icmp)
+	if ((!fwd && !icmp) || sd_path_hop_userspace(h))
 		return 0;
-	put(out, n, &w, "table inet shakedown {\n");
+	sd_put(out, n, &w, "table inet shakedown {\n");
 	if (fwd) {
-		put(out, n, &w, "\tchain forward {\n"
+		sd_put(out, n, &w, "\tchain forward {\n"
 			"\t\ttype filter hook forward priority 0; policy accept;\n");
 		if (h->drop_fragments)
-			put(out, n, &w,
+			sd_put(out, n, &w,
 			    "\t\tip frag-off & 0x3fff != 0 counter drop comment \"drop-fragments\"\n"
 			    "\t\texthdr frag exists counter drop comment \"drop-fragments\"\n");
 		if (h->loss_bp >= 10000)
-			put(out, n, &w, "\t\tcounter drop comment \"loss\"\n");
+			sd_put(out, n, &w, "\t\tcounter drop comment \"loss\"\n");
 		else if (h->loss_bp)
-			put(out, n, &w,
+			sd_put(out, n, &w,
 			    "\t\tnumgen random mod 10000 < %u counter drop comment \"loss\"\n",
 			    h->loss_bp);
 		if (h->mss_clamp)
-			put(out, n, &w,
+			sd_put(out, n, &w,
 			    "\t\ttcp flags & syn == syn tcp option maxseg size > %u counter "
 			    "tcp option maxseg size set %u comment \"mss-clamp\"\n",
 			    h->mss_clamp, h->mss_clamp);
-		put(out, n, &w, "\t}\n");
+		sd_put(out, n, &w, "\t}\n");
 	}
 	if (icmp)
-		put(out, n, &w, "\tchain output {\n"
+		sd_put(out, n, &w, "\tchain output {\n"
 		    "\t\ttype filter hook output priority 0; policy accept;\n"
 		    "\t\ticmp type destination-unreachable icmp code frag-needed counter drop comment \"icmp-filter\"\n"
 		    "\t\ticmpv6 type packet-too-big counter drop comment \"icmp-filter\"\n"
 		    "\t}\n");
-	put(out, n, &w, "}\n");
+	sd_put(out, n, &w, "}\n");
 	if (w >= n)
 		return -ENOSPC;
 	return (int)w;

@@ -262,9 +262,16 @@ static int node_sysctls(struct build *b, size_t i)
 		ret = ret ?: sysctl(b, "net/ipv6/conf/default/accept_ra", "0");
 	}
 	if (role == SD_TOPO_HOP) {
-		ret = ret ?: sysctl(b, "net/ipv4/ip_forward", "1");
+		/* A hop of the user-space engine forwards nothing in its
+		 * kernel, or every packet would cross twice. With forwarding
+		 * off the kernel drops what is not its own without an ICMP
+		 * error (ip_error, ip6_forward). Written either way: IPv4's
+		 * value is inherited from the host's. */
+		const char *fwd = sd_path_hop_userspace(&b->p->hop[i - 1]) ? "0" : "1";
+
+		ret = ret ?: sysctl(b, "net/ipv4/ip_forward", fwd);
 		if (v6)
-			ret = ret ?: sysctl(b, "net/ipv6/conf/all/forwarding", "1");
+			ret = ret ?: sysctl(b, "net/ipv6/conf/all/forwarding", fwd);
 	}
 	if (role == SD_TOPO_SERVER) {
 		/* Each connection starts from the route, not from what an

@@ -29,6 +29,13 @@ static void in_range(const struct sd_path *p)
 			abort();
 		if (h->rate_bps && (h->rate_bps < 8000 || h->rate_bps > 10000000000ull))
 			abort();
+		if (h->delay_ms > SD_PATH_DELAY_MAX || h->jitter_ms > SD_PATH_DELAY_MAX ||
+		    h->dup_bp > 10000 || h->reorder_bp > 10000 || h->truncate_len > SD_PATH_TRUNCATE_MAX)
+			abort();
+		if (memchr(h->seed, 0, sizeof(h->seed)) == NULL || !!(h->given & SD_BEH_SEED) != !!h->seed[0])
+			abort();
+		if (((h->given & SD_BEH_USERSPACE_ONLY) || h->insp.kinds) != sd_path_hop_userspace(h))
+			abort();
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(p->hop[k].name, h->name) == 0)
 				abort();

@@ -43,15 +43,31 @@ static void test_builtins(void)
 		size_t nhops;
 		unsigned mtu_last;         /* MTU of the server-side link */
 	} want[] = {
+		{ "ats-blind-tunnel", 1, 1500 },
+		{ "censor-first-record", 1, 1500 },
 		{ "clean", 1, 1500 },
+		{ "envoy-16k", 1, 1500 },
+		{ "f5-size-window", 1, 1500 },
+		{ "fortigate-flow-ips", 1, 1500 },
+		{ "haproxy-peek", 1, 1500 },
+		{ "hrr-intolerant", 1, 1500 },
+		{ "ingress-nginx-passthrough", 1, 1500 },
 		{ "ipsec-1400", 1, 1400 },
 		{ "ipv6-1280", 1, 1280 },
 		{ "mss-536", 1, 1500 },
+		{ "nat64-jool", 1, 1280 },
+		{ "nDPI-ooo", 1, 1500 },
+		{ "ndpi-records", 1, 1500 },
+		{ "panos-partial-hello", 1, 1500 },
 		{ "pppoe-1492", 1, 1492 },
+		{ "squid-peek", 1, 1500 },
+		{ "sslsplit-1k", 1, 1500 },
 		{ "tunnel-1280-blackhole", 1, 1280 },
 		{ "tunnel-1300-pmtud", 2, 1300 },
 		{ "v6-frag-drop", 1, 1500 },
+		{ "wireguard-1300-nomss", 1, 1300 },
 		{ "wireguard-1420", 1, 1420 },
+		{ "wolfssl-multishare", 1, 1500 },
 	};
 	size_t n = 0;
 	char text[4096];
@@ -216,14 +232,42 @@ static void test_errors(void)
 {
 	CHECK_INT(parse(PRE HOP), 0);
 
-	/* Behaviours the middlebox engine will own one day: unknown here. */
-	CHECK_ERR(PRE HOP "behaviours = mtu:1400 delay:20\n", -SD_EUNKNOWN, 7);
-	CHECK_MSG("unknown behaviour 'delay:20'");
-	CHECK_ERR(PRE HOP "behaviours = first-segment-parse\n", -SD_EUNKNOWN, 7);
-	CHECK_MSG("first-segment-parse");
-	CHECK_ERR(PRE HOP "behaviours = buffer-limit:1024\n", -SD_EUNKNOWN, 7);
-	CHECK_MSG("buffer-limit:1024");
+	/* Names neither the router nor the inspector knows. */
+	CHECK_ERR(PRE HOP "behaviours = mtu:1400 teleport:20\n", -SD_EUNKNOWN, 7);
+	CHECK_MSG("unknown behaviour 'teleport:20'");
+	CHECK_MSG("shakedown list behaviours");
 	CHECK_ERR(PRE HOP "behaviours = MTU:1400\n", -SD_EUNKNOWN, 7);
+	CHECK_ERR(PRE HOP "behaviours = delay20\n", -SD_EUNKNOWN, 7);
+	CHECK_ERR(PRE HOP "behaviours = First-Segment-Parse\n", -SD_EUNKNOWN, 7);
+
+	/* The user-space engine's behaviours, out of range. */
+	CHECK_ERR(PRE HOP "behaviours = delay:5001\n", -SD_EVALUE, 7);
+	CHECK_MSG("delay:5001");
+	CHECK_MSG("0..5000");
+	CHECK_ERR(PRE HOP "behaviours = delay:ten\n", -SD_EVALUE, 7);
+	CHECK_ERR(PRE HOP "behaviours = delay\n", -SD_EVALUE, 7);
+	CHECK_MSG("needs a value");
+	CHECK_ERR(PRE HOP "behaviours = jitter:-1\n", -SD_EVALUE, 7);
+	CHECK_ERR(PRE HOP "behaviours = dup:100.01\n", -SD_EVALUE, 7);
+	CHECK_MSG("dup:100.01");
+	CHECK_ERR(PRE HOP "behaviours = reorder:5%\n", -SD_EVALUE, 7);
+	CHECK_ERR(PRE HOP "behaviours = truncate-segment:0\n", -SD_EVALUE, 7);
+	CHECK_MSG("1..65535");
+	CHECK_ERR(PRE HOP "behaviours = truncate-segment:65536\n", -SD_EVALUE, 7);
+	CHECK_ERR(PRE HOP "behaviours = seed:\n", -SD_EVALUE, 7);
+	CHECK_ERR(PRE HOP "behaviours = seed:a/b\n", -SD_EVALUE, 7);
+	CHECK_MSG("seed:a/b");
+	CHECK_ERR(PRE HOP "behaviours = seed:0123456789abcdef0123456789abcdef\n", -SD_EVALUE, 7);
+	CHECK_ERR(PRE HOP "behaviours = userspace:yes\n", -SD_EVALUE, 7);
+	CHECK_MSG("takes no value");
+	CHECK_ERR(PRE HOP "behaviours = delay:10 delay:20\n", -SD_EDUP, 7);
+	/* The inspector's errors, with its message, at the key's line. */
+	CHECK_ERR(PRE HOP "behaviours = mtu:1400\n  buffer-limit:10\n", -SD_EVALUE, 7);
+	CHECK_MSG("behaviours");
+	CHECK_MSG("buffer-limit:10");
+	CHECK_ERR(PRE HOP "behaviours = buffer-limit:abc\n", -SD_ESYNTAX, 7);
+	CHECK_ERR(PRE HOP "behaviours = buffer-limit:1024 buffer-limit:2048\n", -SD_EDUP, 7);
+	CHECK_ERR(PRE HOP "behaviours = first-segment-parse:1\n", -SD_ESYNTAX, 7);
 
 	/* Values out of range: the key, the value, the line. */
 	CHECK_ERR(PRE HOP "behaviours = mtu:67\n", -SD_EVALUE, 7);
@@ -335,6 +379,88 @@ static void test_errors(void)
 	CHECK_INT(path.hop[0].line, 1);
 }
 
+/* The user-space engine's behaviours and the inspector's, in and out. */
+static void test_userspace(void)
+{
+	char beh[600], text[4096];
+	struct sd_path again;
+
+	CHECK_INT(parse("[hop a]\nbehaviours = delay:50 jitter:5 dup:1.5 reorder:2 truncate-segment:1000\n"
+			"  seed:Abc.1_x-y userspace buffer-limit:1024 first-segment-parse mtu:1400\n"), 0);
+	CHECK_INT(path.hop[0].delay_ms, 50);
+	CHECK_INT(path.hop[0].jitter_ms, 5);
+	CHECK_INT(path.hop[0].dup_bp, 150);
+	CHECK_INT(path.hop[0].reorder_bp, 200);
+	CHECK_INT(path.hop[0].truncate_len, 1000);
+	CHECK_STR(path.hop[0].seed, "Abc.1_x-y");
+	CHECK_INT(path.hop[0].given, SD_BEH_USERSPACE_ONLY | SD_BEH_MTU);
+	CHECK_INT(path.hop[0].insp.kinds,
+		  1u << SD_INSP_FIRST_SEGMENT_PARSE | 1u << SD_INSP_BUFFER_LIMIT);
+	CHECK_INT(path.hop[0].insp.buffer_limit, 1024);
+	CHECK(sd_path_hop_userspace(&path.hop[0]));
+	/* Canonical order: the catalogue's, then the inspector's. */
+	CHECK(sd_path_hop_format(&path.hop[0], beh, sizeof(beh)) > 0);
+	CHECK_STR(beh, "mtu:1400 delay:50 jitter:5 dup:1.50 reorder:2 truncate-segment:1000 seed:Abc.1_x-y "
+		       "userspace first-segment-parse buffer-limit:1024");
+	CHECK(sd_path_format(&path, text, sizeof(text)) > 0);
+	CHECK_INT(sd_path_parse(text, strlen(text), "user", &again, &perr), 0);
+	again.hop[0].line = path.hop[0].line;
+	again.hop[0].behaviours_line = path.hop[0].behaviours_line;
+	again.client_mtu_line = path.client_mtu_line;
+	CHECK(memcmp(&again, &path, sizeof(path)) == 0);
+
+	/* What needs the engine, and what the kernel does alone. */
+	CHECK_INT(parse("[hop a]\nbehaviours = mtu:1400 icmp-filter mss-clamp:1000 drop-fragments loss:5 rate:1mbit\n"
+			"[hop b]\nbehaviours = seed:x\n[hop c]\nbehaviours = peek-timeout:100\n"
+			"[hop d]\nbehaviours = delay:0\n[hop e]\n"), 0);
+	CHECK(!sd_path_hop_userspace(&path.hop[0]));
+	CHECK(sd_path_hop_userspace(&path.hop[1]));
+	CHECK(sd_path_hop_userspace(&path.hop[2]));
+	CHECK(sd_path_hop_userspace(&path.hop[3]));
+	CHECK(!sd_path_hop_userspace(&path.hop[4]));
+
+	/* More behaviours than fit a line: the text is cut at spaces and
+	 * reads back the same. */
+	CHECK_INT(parse("[hop a]\nbehaviours = mtu:1400 icmp-filter mss-clamp:1000 drop-fragments loss:5\n"
+			"  rate:1mbit delay:10 jitter:10 dup:1 reorder:1 truncate-segment:2000 seed:s userspace\n"
+			"  first-segment-parse partial-hello-drop first-record-in-segment buffer-limit:4096\n"
+			"  segment-gap-break:20 peek-timeout:300 unknown-group-alert hrr-intolerant\n"
+			"  multi-share-intolerant size-window:256-511 no-reassembly-ooo\n"
+			"  record-fragmentation-blind grease-intolerant reset-on:hello>1500\n"
+			"  alert-on:group:X25519MLKEM768:illegal_parameter\n"), 0);
+	CHECK_INT(sd_path_format(&path, text, sizeof(text)) > 0, 1);
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+
+		CHECK(nl && nl - l <= 198);
+		l = nl ? nl + 1 : l + strlen(l);
+	}
+	CHECK_INT(sd_path_parse(text, strlen(text), "user", &again, &perr), 0);
+	again.hop[0].line = path.hop[0].line;
+	again.hop[0].behaviours_line = path.hop[0].behaviours_line;
+	again.client_mtu_line = path.client_mtu_line;
+	CHECK(memcmp(&again, &path, sizeof(path)) == 0);
+
+	/* A word too long for the key's own line (190 characters, read from
+	 * a continuation line) goes on the next one. */
+	{
+		char in[512], host[181];
+
+		memset(host, 'h', 180);
+		host[180] = 0;
+		snprintf(in, sizeof(in), "[hop a]\nbehaviours =\n  reset-on:sni:%s\n", host);
+		CHECK_INT(parse(in), 0);
+		CHECK_INT(path.hop[0].insp.kinds, 1u << SD_INSP_RESET_ON);
+		CHECK(sd_path_format(&path, text, sizeof(text)) > 0);
+		CHECK(strstr(text, "behaviours=\n reset-on:sni:") != NULL);
+		CHECK_INT(sd_path_parse(text, strlen(text), "user", &again, &perr), 0);
+		again.hop[0].line = path.hop[0].line;
+		again.hop[0].behaviours_line = path.hop[0].behaviours_line;
+		again.client_mtu_line = path.client_mtu_line;
+		CHECK(memcmp(&again, &path, sizeof(path)) == 0);
+	}
+}
+
 static void test_ipv6(void)
 {
 	CHECK_INT(parse("[hop a]\nbehaviours = mtu:1280\n"), 0);
@@ -380,15 +506,18 @@ static void test_format(void)
 static void test_catalogue(void)
 {
 	size_t n = 0;
-	unsigned bits = 0;
+	unsigned bits = 0, engine = 0;
 
 	for (const struct sd_behaviour_info *b = sd_path_behaviours; b->name; b++) {
 		CHECK(b->help && b->help[0]);
 		bits |= b->bit;
+		if (b->userspace)
+			engine |= b->bit;
 		n++;
 	}
-	CHECK_INT(n, 6);
-	CHECK_INT(bits, 0x3f);
+	CHECK_INT(n, 13);
+	CHECK_INT(bits, 0x1fff);
+	CHECK_INT(engine, SD_BEH_USERSPACE_ONLY);
 }
 
 int main(void)
@@ -396,6 +525,7 @@ int main(void)
 	test_builtins();
 	test_user();
 	test_errors();
+	test_userspace();
 	test_ipv6();
 	test_format();
 	test_catalogue();
