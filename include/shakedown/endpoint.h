@@ -8,6 +8,10 @@
  * connection ended — keyed by the client's address and port, for the
  * verdict stage. Whether the server's flight reached the client is judged
  * from captures elsewhere; this says what the server saw and did.
+ *
+ * The node-pq modes put a real post-quantum server behind the same calls:
+ * Node.js 24 (OpenSSL 3.5) as a child process in the namespace (peer.h),
+ * whose reports say what node can tell and flag the rest as unknown.
  */
 #ifndef SHAKEDOWN_ENDPOINT_H
 #define SHAKEDOWN_ENDPOINT_H
@@ -30,7 +34,40 @@ enum sd_server_mode {
 	 * connection is reset (SO_LINGER 0). A complete hello goes on normally.
 	 */
 	SD_SERVER_SINGLE_READ,
+	/*
+	 * Node.js 24 / OpenSSL 3.5, groups "X25519MLKEM768:X25519:
+	 * SecP256r1MLKEM768:SecP384r1MLKEM1024:MLKEM1024:P-256:P-384", one
+	 * preference list in the server's order: of the groups the client
+	 * sent a share for, the first in that list wins, without a
+	 * HelloRetryRequest whenever the client sent a share for any of them
+	 * (so pq-advertise-only gets X25519, no HRR). HRR only for a client
+	 * with no usable share.
+	 */
+	SD_SERVER_NODE_PQ,
+	/* Node.js, X25519MLKEM768 alone: a client that does not offer it gets
+	 * a handshake_failure alert; one that offers it without a share, an HRR. */
+	SD_SERVER_NODE_PQ_ONLY,
+	/*
+	 * Node.js, "X25519MLKEM768 / X25519:P-256:P-384": the hybrid in a tuple
+	 * of its own ahead of the classical groups, the shape of OpenSSL 3.5's
+	 * (and Node 24's) default list. A client that offers X25519MLKEM768
+	 * but sent only a classical share first (pq-advertise-only) is sent a
+	 * HelloRetryRequest for X25519MLKEM768; one that sent the hybrid share
+	 * (chrome-pq) gets it at once; a classical client gets X25519.
+	 */
+	SD_SERVER_NODE_PQ_HRR,
 };
+
+/* True for the modes run by Node.js (peer.h). */
+bool sd_server_mode_is_node(enum sd_server_mode mode);
+
+/* The modes by name, for parsers, lists and help: NULL-terminated. */
+struct sd_server_mode_info {
+	const char *name;
+	enum sd_server_mode mode;
+	const char *help;          /* one line */
+};
+extern const struct sd_server_mode_info sd_server_modes[];
 
 /* Largest chain_size accepted: the Certificate message must stay well
  * under its 2^24 limit (RFC 8446 §4.4.2) and under what clients accept. */
@@ -52,6 +89,10 @@ struct sd_server_cfg {
 	const char *keylog_path;  /* NULL: none; else NSS key log lines appended */
 	unsigned idle_timeout_ms; /* per connection; 0: 5000 */
 	unsigned max_reports;     /* reports kept, oldest dropped; 0: 1024 */
+	/* node-pq modes only: */
+	const char *node_path;    /* NULL: sd_peer_node_find() */
+	char *err;                /* NULL, or one line on failure (errlen bytes) */
+	size_t errlen;
 };
 
 /* How a connection ended: the first of these events wins. */
@@ -144,7 +185,20 @@ struct sd_server_conn {
 	 */
 	bool final;
 	bool closed;
+	/* What this endpoint could not observe (SD_CONN_UNKNOWN_*): those
+	 * fields are 0 or empty, not "none". */
+	uint32_t unknown;
 };
+
+/* ossl_ext_types: only OpenSSL 3.0's own callback knows them. */
+#define SD_CONN_UNKNOWN_OSSL_EXTS  0x1u
+/* Alerts under handshake or application keys: alert_sent and alert_recv
+ * hold only cleartext ones (those before the ServerHello). */
+#define SD_CONN_UNKNOWN_ENC_ALERTS 0x2u
+/* addr and port: reset before node could ask for them (Node.js learns its
+ * peer from getpeername(), which fails on a reset socket). sd_server_report
+ * then attributes it to the query it must belong to, filling both in. */
+#define SD_CONN_UNKNOWN_PEER       0x4u
 
 /*
  * Creates the key, the certificate and the padded chain, binds and listens
@@ -153,7 +207,8 @@ struct sd_server_conn {
  * *out owns everything until sd_server_stop. Errors: -SD_EVALUE (bad mode,
  * family, or chain_size above SD_SERVER_MAX_CHAIN), -SD_ESYNTAX (addr is
  * not a numeric address of family), -SD_ECRYPTO, -errno (bind, keylog
- * open, thread creation, ...).
+ * open, thread creation, ...). node-pq modes also: -ENOENT (no node
+ * binary), -ECHILD (node failed to start), -ETIMEDOUT; cfg->err says more.
  */
 int sd_server_start(const struct sd_server_cfg *cfg, struct sd_server **out) SD_WUR;
 
@@ -176,7 +231,14 @@ size_t sd_server_flight_estimate(const struct sd_server *srv);
  * wait_ms 0 takes the report as it stands: returns 1 when final, 0 when
  * not. Otherwise waits up to wait_ms for it to exist and be final: returns
  * 1, or -ETIMEDOUT with *out holding the report so far. -ENOENT when no
- * such connection was seen (*out untouched). Thread-safe.
+ * such connection was seen (*out untouched); -ESRCH when it is not final
+ * and will never be: a node-pq server process exited. Thread-safe.
+ *
+ * node-pq modes: a query (address and port given) that matches no report
+ * takes the newest report with SD_CONN_UNKNOWN_PEER newer than every
+ * report a query has matched so far, and names it with the query's address
+ * and port. Right when connections are asked for one at a time, each once
+ * it is over, as the lab's cells do.
  */
 int sd_server_report(struct sd_server *srv, const uint8_t client_addr[16],
 		     uint16_t client_port, unsigned wait_ms,
@@ -194,9 +256,12 @@ int sd_server_report_seq(struct sd_server *srv, uint64_t seq, unsigned wait_ms,
 /* IPv4 address (network order bytes) as the 16-byte key the reports use. */
 void sd_server_addr_v4(const uint8_t v4[4], uint8_t out[16]);
 
-/* "openssl", "single-read"; -SD_EUNKNOWN for another name. */
+/* "openssl", "single-read", "node-pq", "node-pq-only", "node-pq-hrr";
+ * -SD_EUNKNOWN for another name. */
 int sd_server_mode_parse(const char *name, enum sd_server_mode *mode) SD_WUR;
 const char *sd_server_mode_name(enum sd_server_mode mode);
+/* "openssl, single-read, node-pq, node-pq-only, node-pq-hrr": for messages. */
+const char *sd_server_mode_names(void);
 /* "open", "client-fin", "client-rst", "server-fin", "server-rst", "timeout",
  * "stopped", "error". */
 const char *sd_server_end_name(enum sd_conn_end end);

@@ -31,6 +31,7 @@
 #include "shakedown/lab.h"
 #include "shakedown/matrix.h"
 #include "shakedown/mreport.h"
+#include "shakedown/peer.h"
 #include "shakedown/report.h"
 
 static const char matrix_usage[] =
@@ -230,8 +231,8 @@ static int resolve(struct run *r)
 	}
 	for (size_t i = 0; i < m->nservers; i++)
 		if (sd_server_mode_parse(m->servers[i].name, &r->servers[i]) < 0)
-			return spec_fail(r, m->servers[i].line, "unknown server '%s' (openssl, single-read)",
-					 m->servers[i].name);
+			return spec_fail(r, m->servers[i].line, "unknown server '%s' (%s)",
+					 m->servers[i].name, sd_server_mode_names());
 	for (size_t i = 0; i < m->nshapes; i++) {
 		char err[256];
 
@@ -280,10 +281,19 @@ static int cmp_chunk(const void *a, const void *b)
 	return (x->first > y->first) - (x->first < y->first);
 }
 
+/*
+ * What opening a lab costs, in ms: a few for the path and captures, ~80 more
+ * to start Node.js for the node-pq servers (measured: node itself takes
+ * 60-100 ms to load node:tls and listen).
+ */
+static double lab_cost(const struct run *r, const struct sd_matrix_cell *c)
+{
+	return sd_server_mode_is_node(r->servers[c->server]) ? 120 : 30;
+}
+
 /* Units of neighbouring cells on one lab, cut to balance the workers. */
 static int plan_chunks(struct run *r, unsigned jobs)
 {
-	const double lab_ms = 30;
 	double total = 0, target;
 
 	for (size_t i = 0; i < r->ncells; i++)
@@ -297,13 +307,17 @@ static int plan_chunks(struct run *r, unsigned jobs)
 	for (size_t i = 0; i < r->ncells;) {
 		size_t j = i + 1;
 		double cost = cell_cost(r, r->cells[i].c), acc = 0;
+		double lab_ms = lab_cost(r, r->cells[i].c), unit_target = target;
 		size_t pieces, per, start;
 
 		while (j < r->ncells && same_lab(r->cells[j].c, r->cells[i].c)) {
 			cost += cell_cost(r, r->cells[j].c);
 			j++;
 		}
-		pieces = (size_t)(cost / target) + 1;
+		/* Another lab is worth it only for more work than it costs to open. */
+		if (unit_target < 2 * lab_ms)
+			unit_target = 2 * lab_ms;
+		pieces = (size_t)(cost / unit_target) + 1;
 		if (pieces > j - i)
 			pieces = j - i;
 		per = (j - i + pieces - 1) / pieces;
@@ -851,6 +865,19 @@ int cmd_matrix(int argc, char **argv)
 		list_cells(&r);
 		rc = SD_EXIT_OK;
 		goto out;
+	}
+	for (size_t i = 0; i < r.ncells; i++) {
+		char node[4096], why[600];
+		const struct sd_matrix_cell *mc = r.cells[i].c;
+
+		if (!sd_server_mode_is_node(r.servers[mc->server]))
+			continue;
+		if (sd_peer_node_find(node, sizeof(node), why, sizeof(why)) < 0) {
+			rc = cli_error(SD_EXIT_ENV, "server %s: %s; install it with 'bash tools/setup-peers.sh'",
+				       r.m.servers[mc->server].name, why);
+			goto out;
+		}
+		break;
 	}
 	if (geteuid() != 0) {
 		rc = cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");

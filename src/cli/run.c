@@ -14,6 +14,7 @@
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 #include "shakedown/path.h"
+#include "shakedown/peer.h"
 #include "shakedown/report.h"
 #include "shakedown/tls.h"
 
@@ -28,7 +29,14 @@ static const char run_usage[] =
 	"options:\n"
 	"  -p, --profile P      handshake profile ('shakedown list profiles') or .ini file\n"
 	"  -P, --path PATH      network path ('shakedown list paths') or .ini file\n"
-	"      --server S       openssl (default) or single-read (reads the hello once)\n"
+	"      --server S       openssl (default), single-read (reads the hello once), or\n"
+	"                       a real post-quantum server, Node.js 24 / OpenSSL 3.5:\n"
+	"                         node-pq       X25519MLKEM768 first, then X25519\n"
+	"                         node-pq-only  X25519MLKEM768 only\n"
+	"                         node-pq-hrr   X25519MLKEM768 / X25519: a HelloRetryRequest\n"
+	"                                       to a client that sent only an X25519 share\n"
+	"                       (node: $SHAKEDOWN_NODE, .peers/ here or beside the binary's\n"
+	"                       directory, or node >= 24 in PATH; 'shakedown list servers')\n"
 	"      --shape SPEC     how the flight goes on the wire, comma-separated:\n"
 	"                         split@OFFSET[+OFFSET..]  split@FIELD (e.g. split@key_share)\n"
 	"                         records:SIZE  ipfrag:SIZE  gap:MS  order:reverse|swap\n"
@@ -36,10 +44,13 @@ static const char run_usage[] =
 	"      --ipv6           over IPv6 (paths whose links are all >= 1280)\n"
 	"      --chain-size N   pad the server's certificate chain so its flight is ~N bytes\n"
 	"      --sni HOST       server_name to send\n"
+	"      --pad-to N       pad the ClientHello message (header included) to N bytes\n"
+	"                       with the padding extension: find the size a box breaks at\n"
 	"      --seed S         reproducible ClientHello and sequence numbers\n"
 	"      --expect OUTCOME outcome that counts as a pass (default: ok or ok-hrr)\n"
 	"      --pcap-dir DIR   write one pcap per interface (Wireshark reads them)\n"
-	"      --keylog FILE    NSS key log of the server, so Wireshark decrypts the pcaps\n"
+	"      --keylog FILE    NSS key log of the server (every mode), so Wireshark decrypts\n"
+	"                       the pcaps\n"
 	"      --detect         also probe the server and path for Cloudflare Radar's three\n"
 	"                       post-quantum failures: split ClientHello, HRR failure,\n"
 	"                       unknown key share (exit 1 if one shows)\n"
@@ -56,6 +67,7 @@ static const char run_usage[] =
 	"examples:\n"
 	"  shakedown run --profile chrome-pq --path tunnel-1280-blackhole\n"
 	"  shakedown run --profile chrome-pq --path clean --server single-read --shape gap:50\n"
+	"  shakedown run --profile pq-advertise-only --path clean --server node-pq-hrr\n"
 	"  shakedown run --profile chrome-pq --path mss-536 --pcap-dir /tmp/pcaps --json\n";
 
 int cli_load_path(const char *name, struct sd_path *p)
@@ -186,7 +198,7 @@ out:
 
 int cmd_run(int argc, char **argv)
 {
-	enum { O_SERVER = 256, O_SHAPE, O_IPV6, O_CHAIN, O_SNI, O_SEED, O_EXPECT, O_PCAP, O_KEYLOG,
+	enum { O_SERVER = 256, O_SHAPE, O_IPV6, O_CHAIN, O_SNI, O_PADTO, O_SEED, O_EXPECT, O_PCAP, O_KEYLOG,
 	       O_JSON, O_REPEAT, O_DETECT };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
@@ -196,6 +208,7 @@ int cmd_run(int argc, char **argv)
 		{ "ipv6", no_argument, NULL, O_IPV6 },
 		{ "chain-size", required_argument, NULL, O_CHAIN },
 		{ "sni", required_argument, NULL, O_SNI },
+		{ "pad-to", required_argument, NULL, O_PADTO },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "expect", required_argument, NULL, O_EXPECT },
 		{ "pcap-dir", required_argument, NULL, O_PCAP },
@@ -234,7 +247,8 @@ int cmd_run(int argc, char **argv)
 		case 'P': path_name = optarg; break;
 		case O_SERVER:
 			if (sd_server_mode_parse(optarg, &lo.server_mode) < 0)
-				return cli_error(SD_EXIT_USAGE, "--server '%s': openssl or single-read", optarg);
+				return cli_error(SD_EXIT_USAGE, "--server '%s': one of %s", optarg,
+						 sd_server_mode_names());
 			server_name = optarg;
 			break;
 		case O_SHAPE:
@@ -249,6 +263,12 @@ int cmd_run(int argc, char **argv)
 				return cli_error(SD_EXIT_USAGE, "--chain-size '%s': want 0-%u bytes", optarg,
 						 SD_SERVER_MAX_CHAIN);
 			lo.chain_size = (size_t)v;
+			break;
+		case O_PADTO:
+			v = cli_parse_num(optarg, 1, 65535);
+			if (v < 0)
+				return cli_error(SD_EXIT_USAGE, "--pad-to '%s': want a ClientHello size, 1-65535 bytes", optarg);
+			ho.pad_to = (size_t)v;
 			break;
 		case O_SNI:
 			if (strlen(optarg) > 255)
@@ -298,6 +318,13 @@ int cmd_run(int argc, char **argv)
 		if (sd_path_check_ipv6(&path, &perr) < 0)
 			return cli_error(SD_EXIT_USAGE, "--ipv6 with path %s: %s", path.name, perr.msg);
 	}
+	if (sd_server_mode_is_node(lo.server_mode)) {
+		char node[4096], why[600];
+
+		if (sd_peer_node_find(node, sizeof(node), why, sizeof(why)) < 0)
+			return cli_error(SD_EXIT_ENV, "--server %s: %s; install it with 'bash tools/setup-peers.sh'",
+					 server_name, why);
+	}
 	if (geteuid() != 0)
 		return cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
 	cell.profile = &profile;
@@ -307,7 +334,11 @@ int cmd_run(int argc, char **argv)
 	ret = sd_lab_open(&path, &lo, &lab, err, sizeof(err));
 	t_open = mono_ms() - t_open;
 	if (ret < 0) {
-		rc = cli_error(ret == -EPERM ? SD_EXIT_ENV : SD_EXIT_INTERNAL, "%s", err);
+		/* A node that will not start is a dependency missing, like privilege. */
+		bool env = ret == -EPERM || (sd_server_mode_is_node(lo.server_mode) &&
+					     (ret == -ECHILD || ret == -ENOENT || ret == -EACCES));
+
+		rc = cli_error(env ? SD_EXIT_ENV : SD_EXIT_INTERNAL, "%s", err);
 		goto out;
 	}
 	if (repeat > 1) {

@@ -9,6 +9,10 @@
  * bug can be reproduced byte for byte, and so that every byte the server
  * writes is counted. Connections are multiplexed in one poll() loop: a
  * cell whose client stalls never delays the next cell's connection.
+ *
+ * The node-pq modes keep only the report ring and the lab certificate from
+ * here: a Node.js process (peer.c) serves instead of the thread, and its
+ * reports land in the same ring.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +34,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <jansson.h>
+
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/tls1.h>
 
@@ -38,6 +45,7 @@
 #include "shakedown/cursor.h"
 #include "shakedown/endpoint.h"
 #include "shakedown/hello.h"
+#include "shakedown/peer.h"
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
 
@@ -90,6 +98,12 @@ struct sd_server {
 	size_t cap;
 	uint64_t next_seq;
 	bool done;
+	bool stopping;           /* sd_server_stop has begun */
+	bool peer_dead;          /* the node process exited on its own */
+	bool matched_any;        /* a query matched a report by address and port, */
+	uint64_t matched_max;    /* the newest so far */
+
+	struct sd_peer *peer;    /* node-pq modes: the process, instead of the thread */
 
 	/* The server thread's own. */
 	struct conn *conns[SD_SERVER_MAX_CONNS];
@@ -151,24 +165,69 @@ void sd_server_addr_v4(const uint8_t v4[4], uint8_t out[16])
 	memcpy(out + 12, v4, 4);
 }
 
+const struct sd_server_mode_info sd_server_modes[] = {
+	{ "openssl", SD_SERVER_OPENSSL, "OpenSSL 3.0 TLS 1.3 server on kernel TCP (default)" },
+	{ "single-read", SD_SERVER_SINGLE_READ,
+	  "parses the ClientHello from its first recv() only, then resets (tldr.fail's server bug)" },
+	{ "node-pq", SD_SERVER_NODE_PQ,
+	  "Node.js 24 / OpenSSL 3.5: X25519MLKEM768 first, then X25519 (one list: no HRR when a share fits)" },
+	{ "node-pq-only", SD_SERVER_NODE_PQ_ONLY,
+	  "Node.js 24 / OpenSSL 3.5: X25519MLKEM768 only (a classical client gets handshake_failure)" },
+	{ "node-pq-hrr", SD_SERVER_NODE_PQ_HRR,
+	  "Node.js 24 / OpenSSL 3.5: X25519MLKEM768 / X25519 tuples (HRR to a client that sent only X25519)" },
+	{ NULL, SD_SERVER_OPENSSL, NULL },
+};
+
 int sd_server_mode_parse(const char *name, enum sd_server_mode *mode)
 {
-	if (strcmp(name, "openssl") == 0)
-		*mode = SD_SERVER_OPENSSL;
-	else if (strcmp(name, "single-read") == 0)
-		*mode = SD_SERVER_SINGLE_READ;
-	else
-		return -SD_EUNKNOWN;
-	return 0;
+	for (const struct sd_server_mode_info *m = sd_server_modes; m->name; m++) {
+		if (strcmp(name, m->name) == 0) {
+			*mode = m->mode;
+			return 0;
+		}
+	}
+	return -SD_EUNKNOWN;
 }
 
 const char *sd_server_mode_name(enum sd_server_mode mode)
 {
-	switch (mode) {
-	case SD_SERVER_OPENSSL: return "openssl";
-	case SD_SERVER_SINGLE_READ: return "single-read";
-	}
+	for (const struct sd_server_mode_info *m = sd_server_modes; m->name; m++)
+		if (m->mode == mode)
+			return m->name;
 	return "?";
+}
+
+const char *sd_server_mode_names(void)
+{
+	return "openssl, single-read, node-pq, node-pq-only, node-pq-hrr";
+}
+
+bool sd_server_mode_is_node(enum sd_server_mode mode)
+{
+	return mode == SD_SERVER_NODE_PQ || mode == SD_SERVER_NODE_PQ_ONLY ||
+	       mode == SD_SERVER_NODE_PQ_HRR;
+}
+
+/*
+ * OpenSSL 3.5 group lists for the node modes (SSL_CTX_set1_groups_list
+ * syntax through node's ecdhCurve): "/" separates tuples. With server
+ * preference on, OpenSSL takes the first tuple holding a group the client
+ * sent a share for, and in it the first such group in this order; only
+ * when no tuple has one does it send a HelloRetryRequest, for the first
+ * mutually supported group (verified with node v24.21.0 / OpenSSL 3.5.8).
+ */
+static const char *node_groups(enum sd_server_mode mode)
+{
+	switch (mode) {
+	case SD_SERVER_NODE_PQ:
+		return "X25519MLKEM768:X25519:SecP256r1MLKEM768:SecP384r1MLKEM1024:MLKEM1024:P-256:P-384";
+	case SD_SERVER_NODE_PQ_ONLY:
+		return "X25519MLKEM768";
+	case SD_SERVER_NODE_PQ_HRR:
+		return "X25519MLKEM768/X25519:P-256:P-384";
+	default:
+		return NULL;
+	}
 }
 
 const char *sd_server_end_name(enum sd_conn_end end)
@@ -1162,6 +1221,128 @@ static int open_listener(struct sd_server *srv, const struct sd_server_cfg *cfg)
 	return 0;
 }
 
+/* ---- the node-pq modes: a Node.js process in place of the thread -------- */
+
+/* Reports from the peer's thread into the ring; NULL: the process is gone. */
+static void peer_report(void *ctx, const struct sd_server_conn *rep)
+{
+	struct sd_server *srv = ctx;
+
+	pthread_mutex_lock(&srv->lock);
+	if (!rep) {
+		srv->done = true;
+		srv->peer_dead = !srv->stopping;
+	} else {
+		struct sd_server_conn *slot = &srv->ring[rep->seq % srv->cap];
+
+		if (slot->seq == NO_SEQ || slot->seq <= rep->seq) {
+			/* Keep the name a query gave an unnamed connection. */
+			bool named = slot->seq == rep->seq && !rep->port && slot->port;
+			uint16_t port = slot->port;
+			uint8_t addr[16];
+
+			memcpy(addr, slot->addr, 16);
+			*slot = *rep;
+			if (named) {
+				memcpy(slot->addr, addr, 16);
+				slot->port = port;
+			}
+		}
+		if (rep->seq >= srv->next_seq)
+			srv->next_seq = rep->seq + 1;
+	}
+	pthread_cond_broadcast(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static char *bio_string(BIO *b)
+{
+	char *data = NULL;
+	long n = BIO_get_mem_data(b, &data);
+
+	return n > 0 ? strndup(data, (size_t)n) : NULL;
+}
+
+/*
+ * The lab key and the (padded) chain of srv->ctx as PEM, for node: the
+ * same certificates as the OpenSSL modes, so chain_size pads node's flight
+ * the same way (the estimate is still OpenSSL 3.0's, with X25519).
+ */
+static int ctx_pem(SSL_CTX *ctx, char **cert, char **key)
+{
+	BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
+	STACK_OF(X509) *chain = NULL;
+	int ret = -SD_ECRYPTO;
+
+	*cert = *key = NULL;
+	if (!cb || !kb || !PEM_write_bio_X509(cb, SSL_CTX_get0_certificate(ctx)) ||
+	    !SSL_CTX_get0_chain_certs(ctx, &chain) ||
+	    !PEM_write_bio_PrivateKey(kb, SSL_CTX_get0_privatekey(ctx), NULL, NULL, 0, NULL, NULL))
+		goto out;
+	for (int i = 0; chain && i < sk_X509_num(chain); i++)
+		if (!PEM_write_bio_X509(cb, sk_X509_value(chain, i)))
+			goto out;
+	*cert = bio_string(cb);
+	*key = bio_string(kb);
+	ret = *cert && *key ? 0 : -ENOMEM;
+out:
+	if (ret < 0) {
+		free(*cert);
+		free(*key);
+		*cert = *key = NULL;
+	}
+	BIO_free(cb);
+	BIO_free(kb);
+	ERR_clear_error();
+	return ret;
+}
+
+static int node_start(struct sd_server *srv, const struct sd_server_cfg *cfg, int family)
+{
+	struct sd_peer_cfg pc = { 0 };
+	char *cert = NULL, *key = NULL, *conf = NULL, msg[320] = "";
+	json_t *o = NULL;
+	int ret;
+
+	if ((ret = make_ctx(srv, cfg->chain_size)) < 0 ||
+	    (ret = ctx_pem(srv->ctx, &cert, &key)) < 0) {
+		snprintf(msg, sizeof(msg), "preparing the certificate for node: %s", sd_strerror(ret));
+		goto out;
+	}
+	ret = -ENOMEM;
+	o = json_pack("{s:s, s:i, s:b, s:s, s:s, s:s, s:i}",
+		      "host", cfg->addr ? cfg->addr : family == AF_INET6 ? "::1" : "127.0.0.1",
+		      "port", (int)cfg->port,
+		      "ipv6_only", family == AF_INET6,
+		      "groups", node_groups(cfg->mode),
+		      "cert", cert, "key", key,
+		      "idle_ms", (int)srv->idle_ms);
+	if (!o || json_object_set_new(o, "keylog_fd", srv->keylog_fd >= 0 ? json_integer(4) :
+						       json_null()) < 0 ||
+	    !(conf = json_dumps(o, JSON_COMPACT)))
+		goto out;
+	pc.node = cfg->node_path;
+	pc.family = family;
+	pc.config = conf;
+	pc.keylog_fd = srv->keylog_fd;
+	pc.on_report = peer_report;
+	pc.ctx = srv;
+	ret = sd_peer_start(&pc, &srv->peer, msg, sizeof(msg));
+	if (ret == 0)
+		srv->port = sd_peer_port(srv->peer);
+out:
+	if (ret < 0 && cfg->err && cfg->errlen)
+		snprintf(cfg->err, cfg->errlen, "%s: %s", sd_server_mode_name(cfg->mode),
+			 msg[0] ? msg : sd_strerror(ret));
+	json_decref(o);
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	free(cert);
+	free(key);
+	free(conf);
+	return ret;
+}
+
 static void server_free(struct sd_server *srv)
 {
 	if (srv->lfd >= 0)
@@ -1187,7 +1368,10 @@ int sd_server_start(const struct sd_server_cfg *cfg, struct sd_server **out)
 	int ret = -SD_EVALUE;
 
 	*out = NULL;
-	if ((cfg->mode != SD_SERVER_OPENSSL && cfg->mode != SD_SERVER_SINGLE_READ) ||
+	if (cfg->err && cfg->errlen)
+		cfg->err[0] = 0;
+	if ((cfg->mode != SD_SERVER_OPENSSL && cfg->mode != SD_SERVER_SINGLE_READ &&
+	     !sd_server_mode_is_node(cfg->mode)) ||
 	    cfg->chain_size > SD_SERVER_MAX_CHAIN ||
 	    (cfg->family != 0 && cfg->family != AF_INET && cfg->family != AF_INET6))
 		goto out;
@@ -1226,6 +1410,16 @@ int sd_server_start(const struct sd_server_cfg *cfg, struct sd_server **out)
 			goto out;
 		}
 	}
+	if (sd_server_mode_is_node(cfg->mode)) {
+		int family = cfg->family ? cfg->family :
+			     cfg->addr && strchr(cfg->addr, ':') ? AF_INET6 : AF_INET;
+
+		if ((ret = node_start(srv, cfg, family)) < 0)
+			goto out;
+		*out = srv;
+		srv = NULL;
+		goto out;
+	}
 	if ((ret = open_listener(srv, cfg)) < 0)
 		goto out;
 	if ((ret = make_ctx(srv, cfg->chain_size)) < 0)
@@ -1257,6 +1451,13 @@ void sd_server_stop(struct sd_server *srv)
 
 	if (!srv)
 		return;
+	if (srv->peer) {
+		pthread_mutex_lock(&srv->lock);
+		srv->stopping = true;
+		pthread_mutex_unlock(&srv->lock);
+		sd_peer_stop(srv->peer);
+		srv->peer = NULL;
+	}
 	if (srv->thread_started) {
 		while (write(srv->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
 			;
@@ -1316,6 +1517,33 @@ static const struct sd_server_conn *find(const struct sd_server *srv, const stru
 	return best;
 }
 
+/*
+ * node-pq: the newest report of a connection node could not name
+ * (SD_CONN_UNKNOWN_PEER) newer than any report a query matched, named
+ * after the query (endpoint.h). Call with the lock held.
+ */
+static const struct sd_server_conn *claim_unnamed(struct sd_server *srv, const struct query *q)
+{
+	struct sd_server_conn *best = NULL;
+
+	if (!srv->peer || q->by_seq || !q->addr || !q->port)
+		return NULL;
+	for (size_t i = 0; i < srv->cap; i++) {
+		struct sd_server_conn *r = &srv->ring[i];
+
+		if (r->seq == NO_SEQ || !(r->unknown & SD_CONN_UNKNOWN_PEER) || r->port ||
+		    (srv->matched_any && r->seq <= srv->matched_max))
+			continue;
+		if (!best || r->seq > best->seq)
+			best = r;
+	}
+	if (best) {
+		memcpy(best->addr, q->addr, 16);
+		best->port = q->port;
+	}
+	return best;
+}
+
 static int report(struct sd_server *srv, const struct query *q, unsigned wait_ms,
 		  struct sd_server_conn *out)
 {
@@ -1328,6 +1556,14 @@ static int report(struct sd_server *srv, const struct query *q, unsigned wait_ms
 	pthread_mutex_lock(&srv->lock);
 	for (;;) {
 		const struct sd_server_conn *r = find(srv, q);
+
+		if (!r)
+			r = claim_unnamed(srv, q);
+		if (r && !q->by_seq && q->port &&
+		    (!srv->matched_any || r->seq > srv->matched_max)) {
+			srv->matched_any = true;
+			srv->matched_max = r->seq;
+		}
 		/* A seq not handed out yet may still come; a smaller one whose
 		 * slot holds another report has been dropped. */
 		bool may_come = !srv->done && (!q->by_seq || q->seq >= srv->next_seq);
@@ -1343,11 +1579,11 @@ static int report(struct sd_server *srv, const struct query *q, unsigned wait_ms
 				break;
 			}
 		} else if (!wait_ms || !may_come) {
-			ret = -ENOENT;
+			ret = srv->peer_dead ? -ESRCH : -ENOENT;
 			break;
 		}
 		if (now_ns() >= end || srv->done) {
-			ret = r ? -ETIMEDOUT : -ENOENT;
+			ret = srv->peer_dead ? -ESRCH : r ? -ETIMEDOUT : -ENOENT;
 			break;
 		}
 		pthread_cond_timedwait(&srv->cond, &srv->lock, &deadline);
