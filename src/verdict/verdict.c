@@ -441,9 +441,19 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 			 sd_tls_group_name(cl->group) ? sd_tls_group_name(cl->group) : "?",
 			 cl->handshake_done ? cl->server_bytes : v->server_flight);
 	} else if (cl->hrr) {
+		int who = cl->end == SD_VD_END_RESET ? rst_hop : cl->end == SD_VD_END_CLOSED ? fin_hop : drop_hop;
+
 		v->outcome = SD_HRR_FAILURE;
-		snprintf(v->detail, sizeof(v->detail), "the server sent a HelloRetryRequest and the retry did not complete (%s)",
-			 cl->end == SD_VD_END_RESET ? "reset" : cl->end == SD_VD_END_CLOSED ? "closed" : "no progress");
+		if (who >= 0)
+			name_node(in, who, v->breaking, sizeof(v->breaking));
+		else if (cl->end == SD_VD_END_RESET || cl->end == SD_VD_END_CLOSED)
+			snprintf(v->breaking, sizeof(v->breaking), "server");
+		snprintf(v->detail, sizeof(v->detail),
+			 "the server sent a HelloRetryRequest and the retry did not complete: %s%s%s",
+			 cl->end == SD_VD_END_RESET ? "RST from " : cl->end == SD_VD_END_CLOSED ? "FIN from " :
+			 who >= 0 ? "no progress, the second ClientHello dropped at " : "no progress",
+			 v->breaking, who >= 0 && v->hops[who].oversize_drops ?
+			 " (packets larger than its next-hop MTU, no ICMP back)" : "");
 	} else if (cl->end == SD_VD_END_RESET) {
 		v->outcome = SD_RESET;
 		if (rst_hop >= 0)
