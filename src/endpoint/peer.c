@@ -304,7 +304,7 @@ static int find_node(void)
 			p++;
 	}
 	snprintf(find_why, sizeof(find_why),
-		 "no Node.js %d or later: SHAKEDOWN_NODE unset, no %s under . or %s, node in PATH: %s",
+		 "no Node.js %d or later: SHAKEDOWN_NODE unset, no %s under . or %.200s, node in PATH: %.100s",
 		 NODE_MIN_MAJOR, NODE_REL, here[0] ? here : "?", in_path);
 	return -ENOENT;
 }
