@@ -11,6 +11,7 @@ root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 bash tools/setup-deps.sh
+bash tools/setup-peers.sh --print-node > /dev/null   # Node.js 24 for the post-quantum server
 cmake -S . -B build > build.log 2>&1 || { cat build.log; exit 1; }
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >> build.log 2>&1 || { tail -50 build.log; exit 1; }
 sd=build/shakedown

@@ -883,6 +883,19 @@ int cmd_matrix(int argc, char **argv)
 		rc = cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
 		goto out;
 	}
+	/* A Node.js server in the plan and no Node: say so once, up front. */
+	for (size_t i = 0; i < r.ncells; i++) {
+		char node[4096], why[600];
+
+		if (!sd_server_mode_is_node(r.servers[r.cells[i].c->server]))
+			continue;
+		if (sd_peer_node_find(node, sizeof(node), why, sizeof(why)) < 0) {
+			rc = cli_error(SD_EXIT_ENV, "server %s needs Node.js 24 (run 'bash tools/setup-peers.sh'): %s",
+				       r.m.servers[r.cells[i].c->server].name, why);
+			goto out;
+		}
+		break;
+	}
 	if (!jobs) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 

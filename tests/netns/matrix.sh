@@ -29,11 +29,16 @@ jq_is "default matrix: every expectation met" "$TMP/full.json" '[.cells[] | sele
 jq_is "default matrix: no harness errors" "$TMP/full.json" .summary.errors 0
 jq_is "default matrix: every profile" "$TMP/full.json" '[.cells[].profile] | unique | length' \
   "$("$S" list profiles | grep -c .)"
-jq_is "default matrix: both servers" "$TMP/full.json" '[.cells[].server] | unique | join(",")' "openssl,single-read"
+jq_is "default matrix: every server kind" "$TMP/full.json" '[.cells[].server] | unique | join(",")' "node-pq,openssl,single-read"
+jq_is "default matrix: X25519MLKEM768 negotiated with the PQ server" "$TMP/full.json" \
+  '.cells[] | select(.id == "chrome-pq/clean/node-pq") | .negotiated.group' X25519MLKEM768
+jq_is "default matrix: middleboxes named" "$TMP/full.json" \
+  '[.cells[] | select(.group == "middleboxes" and (.outcome | test("ok") | not)) | .detail.breaking] | unique | join(",")' \
+  "fortigate,ingress,squid,sslsplit"
 jq_is "default matrix: black holes named" "$TMP/full.json" \
   '[.cells[] | select(.outcome == "blackhole") | .detail.breaking] | unique | join(",")' tunnel
 jq_is "default matrix: the split-hello bug named" "$TMP/full.json" \
-  '[.cells[] | select(.outcome == "reset") | .detail.breaking] | unique | join(",")' server
+  '[.cells[] | select(.group == "split-hello" and .outcome == "reset") | .detail.breaking] | unique | join(",")' server
 jq_is "default matrix: labs reused" "$TMP/full.json" '.run.labs < (.summary.cells / 4)' true
 jq_is "cell: ladder and field map" "$TMP/full.json" \
   '.cells[] | select(.id == "chrome-pq/tunnel-1280-blackhole/openssl") | [(.ladder.rows | length > 4), (.hello_fields | length > 20), .rule]' \
@@ -51,7 +56,7 @@ check "terminal: plain when not a TTY" bash -c "! grep -q $'\e\\[' '$TMP/full.tx
 # its outcome and its evidence.
 "$S" matrix --list > "$TMP/list.txt"
 cp "$SD_SOURCE_DIR/netns/matrices/default.ini" "$TMP/changed.ini"
-printf 'ok = chrome-pq tunnel-1280-blackhole\n' >> "$TMP/changed.ini"
+printf 'ok = chrome-pq tunnel-1280-blackhole openssl\n' >> "$TMP/changed.ini"
 rc=0
 "$S" matrix "$TMP/changed.ini" --only '*/tunnel-1280-blackhole/*' --junit "$TMP/changed.xml" \
   --json "$TMP/changed.json" > "$TMP/changed.txt" 2>&1 || rc=$?
