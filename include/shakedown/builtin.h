@@ -16,5 +16,8 @@ struct sd_builtin_file {
 extern const struct sd_builtin_file sd_builtin_profiles[];
 extern const struct sd_builtin_file sd_builtin_paths[];
 extern const struct sd_builtin_file sd_builtin_matrices[];
+/* The .cfg files of netns/mbox/, named with their extension: the config templates of
+ * the built-in paths' exec hops (shakedown/path.h). */
+extern const struct sd_builtin_file sd_builtin_mbox[];
 
 #endif

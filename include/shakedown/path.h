@@ -66,6 +66,17 @@
  *                   for every cell; without it, from the cell's seed.
  *   userspace       forward in the user-space engine even when the kernel
  *                   could do every behaviour the hop has.
+ * A real program as the hop (kernel forwarding only; not with the
+ * user-space behaviours or the device parsers):
+ *   exec            the lab runs the hop's `exec` command inside the hop's
+ *                   namespace and steers the client's TCP connections to
+ *                   the server's port 443 into it (nftables DNAT to the
+ *                   hop's client-side address, port `listen`). Keys of the
+ *                   hop, with {name} templates (sd_path_template_keys):
+ *                     exec = haproxy -f {config} -db
+ *                     config = haproxy.cfg   ; a file next to the path file
+ *                                            ; (built-in paths: netns/mbox/)
+ *                     listen = 8443          ; 1..65535, default 8443
  * and the emulated device parsers of shakedown/inspect.h
  * (first-segment-parse, buffer-limit:N, ...), parsed by sd_insp_parse.
  */
@@ -108,7 +119,20 @@ enum {
 	SD_BEH_TRUNCATE = 1 << 10,
 	SD_BEH_SEED = 1 << 11,
 	SD_BEH_USERSPACE = 1 << 12,
+	SD_BEH_EXEC = 1 << 13,
 };
+
+#define SD_PATH_EXEC_LEN 400      /* exec = ...: 399 characters */
+#define SD_PATH_CONFIG_LEN 64     /* config = NAME: 63 characters of A-Z a-z 0-9 . _ - */
+#define SD_PATH_LISTEN_DEFAULT 8443
+
+/* The {name}s an exec hop's command and config file may use, with what
+ * they stand for; NULL-name-terminated (for `shakedown list behaviours`). */
+struct sd_path_template_key {
+	const char *name;
+	const char *help;
+};
+extern const struct sd_path_template_key sd_path_template_keys[];
 
 /* The behaviours the kernel cannot do: they need the user-space engine. */
 #define SD_BEH_USERSPACE_ONLY (SD_BEH_DELAY | SD_BEH_JITTER | SD_BEH_DUP | SD_BEH_REORDER | \
@@ -142,6 +166,9 @@ struct sd_path_hop {
 	unsigned truncate_len;     /* 0: none, else 1..SD_PATH_TRUNCATE_MAX */
 	char seed[SD_PATH_SEED_LEN];   /* "" unless seed:S */
 	struct sd_insp_config insp;    /* emulated device parsers; kinds 0: none */
+	char exec[SD_PATH_EXEC_LEN];   /* exec: command template, "" unless given */
+	char config[SD_PATH_CONFIG_LEN];   /* config: template file name, "" none */
+	unsigned listen_port;          /* listen: the program's port (exec hops) */
 	int line;                  /* of the [hop NAME] header */
 	int behaviours_line;       /* of the behaviours key, 0 when absent */
 };
@@ -154,6 +181,10 @@ struct sd_path {
 	int client_mtu_line;       /* 0 when the default */
 	size_t nhops;              /* 1..SD_PATH_MAX_HOPS */
 	struct sd_path_hop hop[SD_PATH_MAX_HOPS];
+	/* The directory of the file the path was read from, where an exec
+	 * hop's config is looked for first; "" for a built-in path (whose
+	 * configs are compiled in from netns/mbox/). Set by the caller. */
+	char dir[256];
 };
 
 struct sd_path_error {
@@ -170,7 +201,9 @@ struct sd_path_error {
  *                 section, [hop] without a name
  *   -SD_EUNKNOWN  an unknown section, key or behaviour
  *   -SD_EVALUE    a value out of range, a bad hop name, no hop at all
- *                 (or sd_insp_parse's -SD_EVALUE / -SD_ESYNTAX)
+ *                 (or sd_insp_parse's -SD_EVALUE / -SD_ESYNTAX); exec
+ *                 without an exec key or the other way round, exec with
+ *                 user-space behaviours, config or listen without exec
  *   -SD_EDUP      a key, behaviour, hop name or [path] given twice
  *   -SD_ELIMIT    more than SD_PATH_MAX_HOPS hops
  *   -ENOMEM
@@ -184,6 +217,12 @@ int sd_path_parse(const char *text, size_t len, const char *name,
  * forwarded by its kernel at all.
  */
 bool sd_path_hop_userspace(const struct sd_path_hop *h);
+
+/*
+ * Records in p->dir the directory of file, the path file p was read from
+ * (made absolute when it exists), where exec hops look for their config.
+ */
+void sd_path_set_dir(struct sd_path *p, const char *file);
 
 /* A built-in path by name; -SD_EUNKNOWN (err says so) if there is none. */
 int sd_path_builtin(const char *name, struct sd_path *p,

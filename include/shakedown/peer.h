@@ -83,4 +83,42 @@ const char *sd_peer_version(const struct sd_peer *p);
 int sd_peer_conn_parse(const char *line, size_t len, int family,
 		       struct sd_server_conn *out) SD_WUR;
 
+/*
+ * Any program as a lab middlebox (an exec hop, shakedown/path.h): started
+ * in the calling thread's network namespace the way node is (its own
+ * thread forks it and lives until it is reaped, PR_SET_PDEATHSIG, its own
+ * process group, stdin /dev/null, everything else closed), with stdout and
+ * stderr read by that thread (the last line is kept for errors). It must
+ * stay in the foreground (haproxy -db, nginx "daemon off;"): a program
+ * that detaches into a new session escapes the stop.
+ */
+struct sd_proc;
+
+struct sd_proc_cfg {
+	char *const *argv;           /* argv[0]: a path, or a name looked up in PATH */
+	int family;                  /* AF_INET or AF_INET6, of listen_addr */
+	const uint8_t *listen_addr;  /* 4 or 16 bytes: polled with connect() */
+	uint16_t listen_port;
+	unsigned start_timeout_ms;   /* until a connect succeeds; 0: 5000 */
+};
+
+/*
+ * Starts the program and polls connect() to listen_addr:listen_port from
+ * the calling thread (so in its namespace) every 20 ms until one succeeds.
+ * On success *out owns the process until sd_proc_stop. Errors: -ENOENT
+ * (argv[0] not found), -errno (pipes, fork, exec), -ECHILD (it exited
+ * before listening: err has its exit status and last line of output),
+ * -ETIMEDOUT. err (errlen > 0) gets one line on failure.
+ */
+int sd_proc_start(const struct sd_proc_cfg *cfg, struct sd_proc **out, char *err,
+		  size_t errlen) SD_WUR;
+
+/* SIGKILLs the program's process group, reaps it, joins the thread,
+ * frees p. NULL is fine. */
+void sd_proc_stop(struct sd_proc *p);
+
+/* Whether it has exited by itself, and if so (why non-NULL) how, with its
+ * last line of output. */
+bool sd_proc_exited(struct sd_proc *p, char *why, size_t whylen);
+
 #endif

@@ -182,6 +182,17 @@ int sd_topo_node_find(const struct sd_topo *t, const char *name) SD_WUR;
 int sd_topo_nft_rules(const struct sd_path_hop *h, char *out, size_t n) SD_WUR;
 
 /*
+ * Steers the client's TCP connections to the server's port 443 into a
+ * program listening in hop node (1..nhops) on its client-side address,
+ * port port: table inet shakedown_exec, a DNAT rule per family in the
+ * prerouting nat hook (conntrack then undoes it on the replies, so the
+ * client still talks to the server's address). Over IPv6 too when the
+ * topology has it. Returns 0, -EINVAL with nft's message in msg, -errno.
+ */
+int sd_topo_exec_steer(const struct sd_topo *t, size_t node, uint16_t port, char *msg,
+		       size_t n) SD_WUR;
+
+/*
  * Lists the ruleset of node's namespace with its counters (`nft list
  * ruleset`) into *out, a malloc()ed string the caller frees. Returns its
  * length, -ERANGE for a bad node, -ENOMEM, or -EIO with *out holding

@@ -127,6 +127,15 @@ struct sd_vd_input {
 	/* ICMP errors each hop's own filter dropped during the cell (nft
 	 * counters of icmp-filter), which no capture can see. */
 	uint32_t icmp_filtered[SD_VD_MAX_HOPS];
+	/*
+	 * 1-based hop whose program (an exec hop: a real proxy) terminates
+	 * the client's TCP connection; 0 when the connection runs end to
+	 * end. The client's packets end there (consumed, not dropped), what
+	 * it sends the client is its own, hops beyond it carry another
+	 * connection, and "delivered" counts what reached it. server is then
+	 * expected not present.
+	 */
+	size_t proxy_hop;
 };
 
 struct sd_vd_hop {

@@ -167,6 +167,13 @@ int cmd_list(int argc, char **argv)
 			list_behaviour(&b, bi->name, bi->arg, bi->help);
 		for (const struct sd_insp_info *ii = sd_insp_behaviours; ii->name; ii++)
 			list_behaviour(&b, ii->name, ii->arg, ii->help);
+		sd_buf_printf(&b, "\nexec hops: templates in the exec command and the config file\n");
+		for (const struct sd_path_template_key *k = sd_path_template_keys; k->name; k++) {
+			char word[40];
+
+			snprintf(word, sizeof(word), "{%s}", k->name);
+			sd_buf_printf(&b, "  %-24s %s\n", word, k->help);
+		}
 	} else if (!strcmp(what, "servers")) {
 		for (const struct sd_server_mode_info *m = sd_server_modes; m->name; m++)
 			sd_buf_printf(&b, "%-13s %s\n", m->name, m->help);

@@ -223,6 +223,8 @@ static int resolve(struct run *r)
 				return ret;
 			ret = sd_path_parse((const char *)data, len, base, &r->paths[i], &e);
 			free(data);
+			if (ret == 0)
+				sd_path_set_dir(&r->paths[i], file);
 			if (ret < 0)
 				return cli_spec_error(file, e.line, e.msg);
 		} else if ((ret = sd_path_builtin(nm->name, &r->paths[i], &e)) < 0) {

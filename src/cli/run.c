@@ -85,6 +85,8 @@ int cli_load_path(const char *name, struct sd_path *p)
 	if (ret == 1) {
 		ret = sd_path_parse((const char *)data, len, pname, p, &err);
 		free(data);
+		if (ret == 0)
+			sd_path_set_dir(p, name);
 		return ret < 0 ? cli_spec_error(name, err.line, err.msg) : 0;
 	}
 	ret = sd_path_builtin(name, p, &err);

@@ -833,3 +833,331 @@ const char *sd_peer_version(const struct sd_peer *p)
 {
 	return p->version;
 }
+
+/* ---- any program as a middlebox (exec hops) ----------------------------- */
+
+#define PROC_START_MS 5000
+#define PROC_POLL_MS 20
+
+struct sd_proc {
+	char **argv;             /* owned copies; argv[0] resolved */
+	int out_fd;              /* its stdout and stderr, read end */
+	int evfd;                /* stop */
+	pid_t pid;
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	/* Under lock. */
+	bool spawned, exited;
+	int spawn_err;
+	int status;
+	char last[200];          /* its last non-empty line of output */
+};
+
+/* argv0 as is when it has a '/', else the first executable in PATH. */
+static int resolve_exe(const char *argv0, char *out, size_t n)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(argv0, '/')) {
+		if (!executable(argv0))
+			return -ENOENT;
+		return (size_t)snprintf(out, n, "%s", argv0) < n ? 0 : -ENAMETOOLONG;
+	}
+	for (const char *p = path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	     *p;) {
+		size_t len = strcspn(p, ":");
+
+		if (len && (size_t)snprintf(out, n, "%.*s/%s", (int)len, p, argv0) < n && executable(out))
+			return 0;
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	return -ENOENT;
+}
+
+/* Keeps the last non-empty line of what the program wrote. */
+static void proc_feed(struct sd_proc *p, char *acc, size_t *acc_len, const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r') {
+			if (*acc_len) {
+				acc[*acc_len] = 0;
+				pthread_mutex_lock(&p->lock);
+				snprintf(p->last, sizeof(p->last), "%s", acc);
+				pthread_mutex_unlock(&p->lock);
+			}
+			*acc_len = 0;
+		} else if (*acc_len + 1 < sizeof(p->last)) {
+			acc[(*acc_len)++] = buf[i];
+		}
+	}
+}
+
+static void *proc_main(void *arg)
+{
+	struct sd_proc *p = arg;
+	int outp[2] = { -1, -1 }, fds[5] = { -1, -1, -1, -1, -1 }, null_fd, ret, st = 0;
+	char buf[4096], acc[200];
+	size_t acc_len = 0;
+	bool gone = false;
+
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+		ret = -errno;
+		goto failed;
+	}
+	fds[0] = null_fd;
+	fds[1] = fds[2] = outp[1];
+	/* Forked from this thread, which lives until the child is reaped
+	 * (PR_SET_PDEATHSIG follows the forking thread), in the namespace it
+	 * was started in. */
+	ret = spawn(p->argv, -1, fds, &p->pid);
+	close(outp[1]);
+	close(null_fd);
+	null_fd = -1;
+	p->out_fd = outp[0];
+	if (ret < 0)
+		goto failed;
+	pthread_mutex_lock(&p->lock);
+	p->spawned = true;
+	pthread_mutex_unlock(&p->lock);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = p->evfd, .events = POLLIN },
+			{ .fd = p->out_fd, .events = POLLIN },
+		};
+		int n = poll(pfd, p->out_fd >= 0 ? 2 : 1, 100);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			break;
+		if (n > 0 && p->out_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t k = read(p->out_fd, buf, sizeof(buf));
+
+			if (k > 0) {
+				proc_feed(p, acc, &acc_len, buf, (size_t)k);
+			} else if (k == 0 || errno != EINTR) {
+				proc_feed(p, acc, &acc_len, "\n", 1);
+				close(p->out_fd);
+				p->out_fd = -1;
+			}
+		}
+		if (!gone) {
+			siginfo_t si;
+
+			/* WNOWAIT: an exited program stays a zombie, so its pid
+			 * and process group stay ours until the stop below. */
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == p->pid) {
+				gone = true;
+				st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
+				pthread_mutex_lock(&p->lock);
+				p->exited = true;
+				p->status = st;
+				pthread_mutex_unlock(&p->lock);
+			}
+		}
+	}
+	/* Stopping: the whole process group (workers a master forked stay in
+	 * it), then the program itself. */
+	(void)kill(-p->pid, SIGKILL);
+	reap(p->pid, NULL);
+	p->pid = -1;
+	return NULL;
+failed:
+	if (null_fd >= 0)
+		close(null_fd);
+	pthread_mutex_lock(&p->lock);
+	p->spawn_err = ret;
+	p->exited = true;
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+bool sd_proc_exited(struct sd_proc *p, char *why, size_t whylen)
+{
+	bool ex;
+
+	pthread_mutex_lock(&p->lock);
+	ex = p->exited;
+	if (ex && why && whylen) {
+		char st[48];
+
+		if (p->spawn_err)
+			snprintf(why, whylen, "cannot run %.200s: %s", p->argv[0], strerror(-p->spawn_err));
+		else {
+			exit_text(p->status, st, sizeof(st));
+			snprintf(why, whylen, "%.200s exited (%s)%s%.200s", p->argv[0], st,
+				 p->last[0] ? ": " : "", p->last);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ex;
+}
+
+static void proc_free(struct sd_proc *p)
+{
+	if (p->out_fd >= 0)
+		close(p->out_fd);
+	if (p->evfd >= 0)
+		close(p->evfd);
+	if (p->argv)
+		for (size_t i = 0; p->argv[i]; i++)
+			free(p->argv[i]);
+	free(p->argv);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* One connect() to the program's port: 1 it answered, 0 not yet, -errno. */
+static int proc_listens(const struct sd_proc_cfg *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, r;
+
+	memset(&ss, 0, sizeof(ss));
+	if (cfg->family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(cfg->listen_port);
+		memcpy(&a->sin6_addr, cfg->listen_addr, 16);
+		sl = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(cfg->listen_port);
+		memcpy(&a->sin_addr, cfg->listen_addr, 4);
+		sl = sizeof(*a);
+	}
+	fd = socket(cfg->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A local address: connect() completes or is refused at once, but
+	 * never wait long on it whatever the namespace looks like. */
+	r = connect(fd, (struct sockaddr *)&ss, sl) == 0 ? 1 : 0;
+	if (!r && errno == EINPROGRESS) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int e = 0;
+		socklen_t el = sizeof(e);
+
+		if (poll(&pfd, 1, 100) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && !e)
+			r = 1;
+	}
+	close(fd);
+	return r;
+}
+
+int sd_proc_start(const struct sd_proc_cfg *cfg, struct sd_proc **out, char *err, size_t errlen)
+{
+	struct sd_proc *p = calloc(1, sizeof(*p));
+	unsigned timeout = cfg->start_timeout_ms ? cfg->start_timeout_ms : PROC_START_MS;
+	char exe[PATH_MAX], why[512] = "";
+	sigset_t all, old;
+	size_t argc = 0;
+	uint64_t deadline;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = 0;
+	if (!p)
+		goto fail_nop;
+	p->out_fd = p->evfd = -1;
+	p->pid = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	while (cfg->argv[argc])
+		argc++;
+	if (!argc) {
+		ret = -EINVAL;
+		snprintf(why, sizeof(why), "an empty command");
+		goto fail;
+	}
+	if ((ret = resolve_exe(cfg->argv[0], exe, sizeof(exe))) < 0) {
+		snprintf(why, sizeof(why), "'%.200s' is not an executable file%s", cfg->argv[0],
+			 strchr(cfg->argv[0], '/') ? "" : " in PATH");
+		goto fail;
+	}
+	ret = -ENOMEM;
+	if (!(p->argv = calloc(argc + 1, sizeof(*p->argv))))
+		goto fail;
+	for (size_t i = 0; i < argc; i++)
+		if (!(p->argv[i] = strdup(i ? cfg->argv[i] : exe)))
+			goto fail;
+	p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->evfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&p->thread, NULL, proc_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "starting a thread: %s", strerror(-ret));
+		goto fail;
+	}
+	p->thread_started = true;
+	deadline = now_ms() + timeout;
+	for (;;) {
+		struct timespec ts = { 0, PROC_POLL_MS * 1000000L };
+		bool spawned;
+
+		pthread_mutex_lock(&p->lock);
+		spawned = p->spawned;
+		pthread_mutex_unlock(&p->lock);
+		if (sd_proc_exited(p, why, sizeof(why))) {
+			ret = p->spawn_err ? p->spawn_err : -ECHILD;
+			break;
+		}
+		if (spawned && (ret = proc_listens(cfg)) != 0) {
+			if (ret < 0)
+				snprintf(why, sizeof(why), "polling its port: %s", strerror(-ret));
+			else
+				ret = 0;
+			break;
+		}
+		if (now_ms() >= deadline) {
+			ret = -ETIMEDOUT;
+			pthread_mutex_lock(&p->lock);
+			snprintf(why, sizeof(why), "%.200s did not listen on port %u within %u ms%s%.200s",
+				 p->argv[0], cfg->listen_port, timeout, p->last[0] ? "; its last words: " : "",
+				 p->last);
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (ret < 0) {
+		sd_proc_stop(p);
+		goto fail_nop;
+	}
+	*out = p;
+	return 0;
+fail:
+	proc_free(p);
+fail_nop:
+	if (err && errlen)
+		snprintf(err, errlen, "%s", why[0] ? why : strerror(-ret));
+	return ret;
+}
+
+void sd_proc_stop(struct sd_proc *p)
+{
+	uint64_t one = 1;
+
+	if (!p)
+		return;
+	if (p->thread_started) {
+		while (write(p->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+		pthread_join(p->thread, NULL);
+	}
+	proc_free(p);
+}

@@ -2,6 +2,9 @@
 /* A built path kept ready for cells, and one cell: hello, engine, handshake, verdict. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +15,16 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include "shakedown/capture.h"
 #include "shakedown/lab.h"
 #include "shakedown/mbox.h"
 #include "shakedown/report.h"
 #include "shakedown/netns.h"
 #include "shakedown/observe.h"
+#include "shakedown/peer.h"
 #include "shakedown/pkt.h"
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
@@ -33,6 +40,9 @@ struct sd_lab {
 	int sock;                     /* the engine's AF_PACKET socket on c0 */
 	struct sd_server *server;
 	struct sd_mbox *mbox[SD_PATH_MAX_HOPS];   /* hops forwarded in user space */
+	struct sd_proc *proc[SD_PATH_MAX_HOPS];   /* the programs of exec hops */
+	char exec_dir[64];            /* their configs and files; "" none */
+	size_t proxy_hop;             /* 1-based first exec hop: the client's TCP ends there; 0 none */
 	uint16_t next_port;
 	int obs_node_of[SD_TOPO_MAX_NODES];   /* observer index -> topology node */
 	size_t nobs;
@@ -110,6 +120,259 @@ static void *close_fd(void *arg)
 {
 	close((int)(intptr_t)arg);
 	return NULL;
+}
+
+/* ---- exec hops: real middlebox programs ---------------------------------- */
+
+#define EXEC_MAX_ARGS 64
+
+struct tvar {
+	const char *name;
+	char value[PATH_MAX];
+};
+
+/*
+ * Copies tmpl into out with each {name} of vars replaced; any other brace
+ * (HAProxy's "{ req.ssl_hello_type 1 }", nginx's blocks) stays as it is.
+ */
+static void fill_template(const char *tmpl, size_t len, const struct tvar *vars, size_t nvars,
+			  struct sd_buf *out)
+{
+	for (size_t i = 0; i < len;) {
+		bool done = false;
+
+		if (tmpl[i] == '{') {
+			for (size_t k = 0; k < nvars && !done; k++) {
+				size_t nl = strlen(vars[k].name);
+
+				if (i + nl + 1 < len && tmpl[i + 1 + nl] == '}' &&
+				    memcmp(tmpl + i + 1, vars[k].name, nl) == 0) {
+					sd_buf_put(out, vars[k].value, strlen(vars[k].value));
+					i += nl + 2;
+					done = true;
+				}
+			}
+		}
+		if (!done)
+			sd_buf_put(out, tmpl + i++, 1);
+	}
+}
+
+static void put_addr(int family, const uint8_t *a, char *out, size_t n)
+{
+	if (!inet_ntop(family, a, out, (socklen_t)n))
+		snprintf(out, n, "?");
+}
+
+/* The config template: next to the path file first, else a built-in one. */
+static int read_config(const struct sd_path *p, const char *name, struct sd_buf *text)
+{
+	char fn[PATH_MAX];
+	FILE *f;
+
+	if (p->dir[0] && (size_t)snprintf(fn, sizeof(fn), "%s/%s", p->dir, name) < sizeof(fn) &&
+	    (f = fopen(fn, "re"))) {
+		char buf[4096];
+		size_t k;
+
+		while ((k = fread(buf, 1, sizeof(buf), f)) > 0)
+			sd_buf_put(text, buf, k);
+		fclose(f);
+		return sd_buf_error(text) < 0 ? -ENOMEM : 0;
+	}
+	for (const struct sd_builtin_file *b = sd_builtin_mbox; b->name; b++)
+		if (strcmp(b->name, name) == 0) {
+			sd_buf_put(text, b->text, b->len);
+			return sd_buf_error(text) < 0 ? -ENOMEM : 0;
+		}
+	return -ENOENT;
+}
+
+static int write_file(const char *fn, const uint8_t *data, size_t len)
+{
+	int fd = open(fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t k = write(fd, data, len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			ret = k < 0 ? -errno : -EIO;
+			break;
+		}
+		data += k;
+		len -= (size_t)k;
+	}
+	close(fd);
+	return ret;
+}
+
+struct proc_start {
+	struct sd_proc_cfg cfg;
+	struct sd_proc *proc;
+	char err[400];
+};
+
+static int start_proc(void *arg)
+{
+	struct proc_start *ps = arg;
+
+	return sd_proc_start(&ps->cfg, &ps->proc, ps->err, sizeof(ps->err));
+}
+
+/*
+ * Hop h (0-based) runs its program: the templates filled in (the config
+ * written to the lab's directory), the client's connections steered to
+ * it, started in the hop's namespace and waited for until it listens.
+ */
+static int start_exec_hop(struct sd_lab *lab, size_t h, char *err, size_t errlen)
+{
+	const struct sd_path_hop *hop = &lab->path.hop[h];
+	const struct sd_topo *t = lab->topo;
+	const struct sd_topo_end *in = &t->link[h].end[SD_TOPO_RIGHT];
+	const struct sd_topo_end *outl = &t->link[h + 1].end[SD_TOPO_LEFT];
+	int family = lab->opts.ipv6 ? AF_INET6 : AF_INET;
+	struct tvar v[11] = {
+		{ "dir", "" }, { "config", "" }, { "listen_addr", "" }, { "listen_port", "" },
+		{ "listen", "" }, { "server_addr", "" }, { "server_port", "443" }, { "server", "" },
+		{ "out_addr", "" }, { "client_addr", "" }, { "hop", "" },
+	};
+	struct sd_buf tmpl = SD_BUF_INIT, cmd = SD_BUF_INIT;
+	struct proc_start ps;
+	char *argv[EXEC_MAX_ARGS + 1], *save = NULL;
+	size_t argc = 0;
+	int ret;
+
+	memset(&ps, 0, sizeof(ps));
+	snprintf(v[0].value, sizeof(v[0].value), "%s/%s", lab->exec_dir, hop->name);
+	if (mkdir(v[0].value, 0700) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "hop '%s': creating %s: %s", hop->name, v[0].value, strerror(-ret));
+		goto out;
+	}
+	/* exec_dir is short (/tmp/shakedown-exec-XXXXXX), and so are the names. */
+	if (hop->config[0] && (size_t)snprintf(v[1].value, sizeof(v[1].value), "%.200s/%s", v[0].value,
+					      hop->config) >= sizeof(v[1].value)) {
+		ret = -ENAMETOOLONG;
+		goto out;
+	}
+	put_addr(family, lab->opts.ipv6 ? in->ip6 : in->ip4, v[2].value, sizeof(v[2].value));
+	snprintf(v[3].value, sizeof(v[3].value), "%u", hop->listen_port);
+	snprintf(v[4].value, sizeof(v[4].value), lab->opts.ipv6 ? "[%s]:%s" : "%s:%s", v[2].value,
+		 v[3].value);
+	put_addr(family, lab->opts.ipv6 ? t->server6 : t->server4, v[5].value, sizeof(v[5].value));
+	snprintf(v[7].value, sizeof(v[7].value), lab->opts.ipv6 ? "[%s]:443" : "%s:443", v[5].value);
+	put_addr(family, lab->opts.ipv6 ? outl->ip6 : outl->ip4, v[8].value, sizeof(v[8].value));
+	put_addr(family, lab->opts.ipv6 ? t->engine6 : t->engine4, v[9].value, sizeof(v[9].value));
+	snprintf(v[10].value, sizeof(v[10].value), "%s", hop->name);
+
+	if (hop->config[0]) {
+		if ((ret = read_config(&lab->path, hop->config, &tmpl)) < 0) {
+			snprintf(err, errlen, "hop '%s': config %s: %s%s", hop->name, hop->config,
+				 ret == -ENOENT ? "not found" : strerror(-ret),
+				 ret == -ENOENT ? (lab->path.dir[0] ? " next to the path file nor built in" :
+						   " among the built-in configs (netns/mbox/)") : "");
+			goto out;
+		}
+		fill_template((const char *)tmpl.data, tmpl.len, v, 11, &cmd);
+		if (sd_buf_error(&cmd) < 0 ||
+		    (ret = write_file(v[1].value, cmd.data, cmd.len)) < 0) {
+			ret = sd_buf_error(&cmd) < 0 ? -ENOMEM : ret;
+			snprintf(err, errlen, "hop '%s': writing %s: %s", hop->name, v[1].value,
+				 strerror(-ret));
+			goto out;
+		}
+		sd_buf_reset(&cmd);
+	}
+	/* The command: the template filled in, split at blanks (no shell, no
+	 * quoting: a config file is the place for anything subtler). */
+	fill_template(hop->exec, strlen(hop->exec), v, 11, &cmd);
+	sd_buf_u8(&cmd, 0);
+	if ((ret = sd_buf_error(&cmd)) < 0) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (char *w = strtok_r((char *)cmd.data, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (argc == EXEC_MAX_ARGS) {
+			ret = -SD_ELIMIT;
+			snprintf(err, errlen, "hop '%s': exec has more than %d words", hop->name,
+				 EXEC_MAX_ARGS);
+			goto out;
+		}
+		argv[argc++] = w;
+	}
+	argv[argc] = NULL;
+	if ((ret = sd_topo_exec_steer(t, h + 1, (uint16_t)hop->listen_port, ps.err,
+				      sizeof(ps.err))) < 0) {
+		snprintf(err, errlen, "hop '%s': steering connections to port %u: %s", hop->name,
+			 hop->listen_port, ps.err[0] ? ps.err : sd_strerror(ret));
+		goto out;
+	}
+	ps.cfg.argv = argv;
+	ps.cfg.family = family;
+	ps.cfg.listen_addr = lab->opts.ipv6 ? in->ip6 : in->ip4;
+	ps.cfg.listen_port = (uint16_t)hop->listen_port;
+	ret = sd_netns_run(t->node[h + 1].nsfd, start_proc, &ps);
+	if (ret < 0) {
+		snprintf(err, errlen, "hop '%s': starting `%.200s`: %s", hop->name, (char *)cmd.data,
+			 ps.err[0] ? ps.err : sd_strerror(ret));
+		goto out;
+	}
+	lab->proc[h] = ps.proc;
+	if (!lab->proxy_hop)
+		lab->proxy_hop = h + 1;
+	ret = 0;
+out:
+	sd_buf_free(&tmpl);
+	sd_buf_free(&cmd);
+	return ret;
+}
+
+static int rm_entry(const char *fp, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	(void)remove(fp);
+	return 0;
+}
+
+/* Stops the programs, then removes the lab's directory of their files. */
+static void stop_exec_hops(struct sd_lab *lab)
+{
+	for (size_t h = 0; h < SD_PATH_MAX_HOPS; h++) {
+		sd_proc_stop(lab->proc[h]);
+		lab->proc[h] = NULL;
+	}
+	if (lab->exec_dir[0])
+		(void)nftw(lab->exec_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	lab->exec_dir[0] = 0;
+}
+
+static int start_exec_hops(struct sd_lab *lab, char *err, size_t errlen)
+{
+	int ret;
+
+	for (size_t h = 0; h < lab->path.nhops; h++) {
+		if (!(lab->path.hop[h].given & SD_BEH_EXEC))
+			continue;
+		if (!lab->exec_dir[0]) {
+			snprintf(lab->exec_dir, sizeof(lab->exec_dir), "/tmp/shakedown-exec-XXXXXX");
+			if (!mkdtemp(lab->exec_dir)) {
+				ret = -errno;
+				lab->exec_dir[0] = 0;
+				snprintf(err, errlen, "creating a directory for hop programs: %s",
+					 strerror(-ret));
+				return ret;
+			}
+		}
+		if ((ret = start_exec_hop(lab, h, err, errlen)) < 0)
+			return ret;
+	}
+	return 0;
 }
 
 int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_lab **out,
@@ -205,6 +468,9 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 		snprintf(err, errlen, "starting the TLS server: %s", ss.err[0] ? ss.err : sd_strerror(ret));
 		goto fail;
 	}
+	/* Real programs in exec hops last: the rest of the path is up. */
+	if ((ret = start_exec_hops(lab, err, errlen)) < 0)
+		goto fail;
 	for (size_t h = 0; h < p->nhops && h < SD_VD_MAX_HOPS; h++)
 		lab->icmp_filtered[h] = icmp_filter_count(lab, h);
 	*out = lab;
@@ -226,6 +492,7 @@ void sd_lab_close(struct sd_lab *lab)
 	 * engine's socket goes in a thread meanwhile. */
 	for (size_t h = 0; h < SD_PATH_MAX_HOPS; h++)
 		sd_mbox_stop(lab->mbox[h]);
+	stop_exec_hops(lab);
 	if (lab->sock >= 0) {
 		closing = pthread_create(&t, NULL, close_fd, (void *)(intptr_t)lab->sock) == 0;
 		if (!closing)
@@ -566,8 +833,12 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		goto out;
 	}
 
-	/* What the server saw of this connection. */
-	{
+	/* What the server saw of this connection. Behind an exec hop the
+	 * server's connection is the program's own, from the hop's address
+	 * and a port of its choosing: nothing ties it to this cell, so the
+	 * server's side is left out (the verdict then judges from the
+	 * client's connection, which ends at that hop). */
+	if (!lab->proxy_hop) {
 		uint8_t a[16];
 
 		if (cell->ipv6)
@@ -724,6 +995,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	in.server = &r->server;
 	in.pkts = r->pkts;
 	in.npkts = r->npkts;
+	in.proxy_hop = lab->proxy_hop;
 	/* A filtered ICMP error means a dropped packet, hence a retransmission
 	 * or a stall: only then are the counters worth a netlink round trip. */
 	if (r->eng.retransmits || r->eng.state != SD_ENGINE_DONE) {

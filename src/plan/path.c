@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,26 @@ const struct sd_behaviour_info sd_path_behaviours[] = {
 	  "random choices of the hop from seed S, the same in every cell (user-space engine)", true },
 	{ SD_BEH_USERSPACE, "userspace", NULL,
 	  "forward in the user-space middlebox engine instead of the kernel", true },
+	{ SD_BEH_EXEC, "exec", NULL,
+	  "run the hop's `exec = COMMAND` (a real proxy: haproxy, nginx, ...) in its namespace "
+	  "and DNAT the client's TCP to the server's :443 into it; keys exec, config = FILE "
+	  "(a template next to the path file), listen = PORT (8443); templates below", false },
 	{ 0, NULL, NULL, NULL, false },
+};
+
+const struct sd_path_template_key sd_path_template_keys[] = {
+	{ "dir", "the lab's private temporary directory for this hop (pid files, logs)" },
+	{ "config", "the config file, its templates filled in, inside {dir}" },
+	{ "listen_addr", "the hop's client-side address, where the program must listen" },
+	{ "listen_port", "the `listen` port" },
+	{ "listen", "{listen_addr}:{listen_port}, the address in [] over IPv6" },
+	{ "server_addr", "the server's address (the client's destination)" },
+	{ "server_port", "the server's port, 443" },
+	{ "server", "{server_addr}:{server_port}, the address in [] over IPv6" },
+	{ "out_addr", "the hop's server-side address (its own connections leave from it)" },
+	{ "client_addr", "the client engine's address" },
+	{ "hop", "the hop's name" },
+	{ NULL, NULL },
 };
 
 struct parse_ctx {
@@ -353,7 +373,23 @@ static void copy_text(char *dst, size_t n, const char *src)
 	dst[l] = 0;
 }
 
-enum { K_DESCRIPTION = 1 << 0, K_CLIENT_MTU = 1 << 1, K_ADVMSS = 1 << 2, K_BEHAVIOURS = 1 << 3 };
+enum {
+	K_DESCRIPTION = 1 << 0, K_CLIENT_MTU = 1 << 1, K_ADVMSS = 1 << 2, K_BEHAVIOURS = 1 << 3,
+	K_EXEC = 1 << 4, K_CONFIG = 1 << 5, K_LISTEN = 1 << 6,
+};
+
+/* A config file's name: no directory part, nothing hidden. */
+static bool valid_config_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= SD_PATH_CONFIG_LEN || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
 
 static int key_bit(int sect, const char *key)
 {
@@ -365,6 +401,12 @@ static int key_bit(int sect, const char *key)
 		return K_ADVMSS;
 	if (sect > 0 && !strcmp(key, "behaviours"))
 		return K_BEHAVIOURS;
+	if (sect > 0 && !strcmp(key, "exec"))
+		return K_EXEC;
+	if (sect > 0 && !strcmp(key, "config"))
+		return K_CONFIG;
+	if (sect > 0 && !strcmp(key, "listen"))
+		return K_LISTEN;
 	return 0;
 }
 
@@ -380,7 +422,7 @@ static int on_key(struct parse_ctx *c, const char *key, const char *val)
 	if (!bit)
 		return fail(c, -SD_EUNKNOWN, "unknown key '%s' in [%s]%s", key,
 			    c->sect ? "hop" : "path",
-			    c->sect ? " (description, behaviours)" :
+			    c->sect ? " (description, behaviours, exec, config, listen)" :
 				      " (description, client_mtu, server_advmss)");
 	if (c->seen & (unsigned)bit)
 		return fail(c, -SD_EDUP, "key '%s' given twice", key);
@@ -407,6 +449,24 @@ static int on_key(struct parse_ctx *c, const char *key, const char *val)
 	case K_BEHAVIOURS:
 		p->hop[c->sect - 1].behaviours_line = c->line;
 		return parse_behaviours(c, &p->hop[c->sect - 1], key, val);
+	case K_EXEC:
+		if (!val[0] || strlen(val) >= SD_PATH_EXEC_LEN)
+			return fail(c, -SD_EVALUE, "%s: a command of 1..%d characters", key,
+				    SD_PATH_EXEC_LEN - 1);
+		copy_text(p->hop[c->sect - 1].exec, SD_PATH_EXEC_LEN, val);
+		break;
+	case K_CONFIG:
+		if (!valid_config_name(val))
+			return fail(c, -SD_EVALUE,
+				    "%s: '%.60s' is not a file name of 1..63 characters of A-Z a-z 0-9 . _ - "
+				    "(the file sits next to the path file)", key, val);
+		snprintf(p->hop[c->sect - 1].config, SD_PATH_CONFIG_LEN, "%s", val);
+		break;
+	case K_LISTEN:
+		if (parse_dec(val, strlen(val), 65535, &x) < 0 || x < 1)
+			return fail(c, -SD_EVALUE, "%s: '%.60s' is not a port 1..65535", key, val);
+		p->hop[c->sect - 1].listen_port = (unsigned)x;
+		break;
 	}
 	return 0;
 }
@@ -481,8 +541,36 @@ static void defaults(struct sd_path *p, const char *name)
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->client_mtu = SD_PATH_MTU_DEFAULT;
 	p->server_advmss = SD_PATH_ADVMSS_DEFAULT;
-	for (size_t i = 0; i < SD_PATH_MAX_HOPS; i++)
+	for (size_t i = 0; i < SD_PATH_MAX_HOPS; i++) {
 		p->hop[i].mtu = SD_PATH_MTU_DEFAULT;
+		p->hop[i].listen_port = SD_PATH_LISTEN_DEFAULT;
+	}
+}
+
+/*
+ * An exec hop's kernel must deliver the client's connection to the
+ * program, so the user-space engine (which takes the hop's forwarding
+ * away from its kernel) cannot run there; and the keys go with the
+ * behaviour.
+ */
+static int check_exec(const struct sd_path_hop *h, struct sd_path_error *err)
+{
+	bool beh = h->given & SD_BEH_EXEC;
+	const char *why = NULL;
+
+	if (beh && !h->exec[0])
+		why = "behaviour exec needs an 'exec = COMMAND' key";
+	else if (!beh && h->exec[0])
+		why = "key exec needs the behaviour exec";
+	else if (!beh && (h->config[0] || h->listen_port != SD_PATH_LISTEN_DEFAULT))
+		why = "keys config and listen need the behaviour exec";
+	else if (beh && sd_path_hop_userspace(h))
+		why = "exec cannot be combined with user-space engine behaviours or device parsers";
+	if (!why)
+		return 0;
+	err->line = h->line;
+	snprintf(err->msg, sizeof(err->msg), "hop '%s': %s", h->name, why);
+	return -SD_EVALUE;
 }
 
 int sd_path_parse(const char *text, size_t len, const char *name,
@@ -512,6 +600,9 @@ int sd_path_parse(const char *text, size_t len, const char *name,
 			 "no [hop NAME] section: a path has at least one router");
 		goto out;
 	}
+	for (size_t i = 0; i < p->nhops; i++)
+		if ((ret = check_exec(&p->hop[i], err)) < 0)
+			goto out;
 	ret = 0;
 out:
 	sd_ini_free(&ini);
@@ -526,6 +617,20 @@ int sd_path_builtin(const char *name, struct sd_path *p, struct sd_path_error *e
 	memset(err, 0, sizeof(*err));
 	snprintf(err->msg, sizeof(err->msg), "no built-in path '%.100s'", name);
 	return -SD_EUNKNOWN;
+}
+
+void sd_path_set_dir(struct sd_path *p, const char *file)
+{
+	char abs[PATH_MAX], *slash;
+	const char *f = realpath(file, abs) ? abs : file;
+
+	slash = strrchr(f, '/');
+	if (!slash)
+		snprintf(p->dir, sizeof(p->dir), ".");
+	else if (slash == f)
+		snprintf(p->dir, sizeof(p->dir), "/");
+	else
+		snprintf(p->dir, sizeof(p->dir), "%.*s", (int)(slash - f), f);
 }
 
 bool sd_path_hop_userspace(const struct sd_path_hop *h)
@@ -719,6 +824,12 @@ int sd_path_format(const struct sd_path *p, char *out, size_t n)
 		 * single spaces between them. */
 		if (beh[0] && put_text(out, n, &w, "behaviours", beh) < 0)
 			return -SD_EVALUE;
+		if (h->exec[0] && put_text(out, n, &w, "exec", h->exec) < 0)
+			return -SD_EVALUE;
+		if (h->config[0])
+			sd_put(out, n, &w, "config = %s\n", h->config);
+		if (h->given & SD_BEH_EXEC)
+			sd_put(out, n, &w, "listen = %u\n", h->listen_port);
 	}
 	if (w >= n)
 		return -ENOSPC;

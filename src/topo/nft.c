@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -405,4 +409,75 @@ int sd_topo_nft_quiet(char *msg, size_t n)
 out:
 	mnl_socket_close(nl);
 	return ret;
+}
+
+struct steer_job {
+	const char *rules;
+	char *msg;
+	size_t n;
+};
+
+static int steer_load(void *arg)
+{
+	struct steer_job *j = arg;
+	struct ifreq ifr;
+	int fd, ret;
+
+	if ((ret = sd_topo_nft_load(j->rules, j->msg, j->n)) < 0)
+		return ret;
+	/* A program's own connections to the hop's addresses (the harness
+	 * polling its port, a proxy's health checks) go through lo, which a
+	 * new namespace has down. */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ret = 0;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		ret = -errno;
+	} else if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			ret = -errno;
+	}
+	close(fd);
+	if (ret < 0)
+		snprintf(j->msg, j->n, "bringing lo up: %s", strerror(-ret));
+	return ret;
+}
+
+int sd_topo_exec_steer(const struct sd_topo *t, size_t node, uint16_t port, char *msg, size_t n)
+{
+	const struct sd_topo_end *in, *srv;
+	char rules[1024], a[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN];
+	struct steer_job j = { rules, msg, n };
+	size_t w = 0;
+
+	if (n)
+		msg[0] = 0;
+	if (node < 1 || node + 1 >= t->nnodes)
+		return -EINVAL;
+	/* The hop's left end is the right end of link node-1; the server's
+	 * address is the right end of the last link. */
+	in = &t->link[node - 1].end[SD_TOPO_RIGHT];
+	srv = &t->link[t->nlinks - 1].end[SD_TOPO_RIGHT];
+	sd_put(rules, sizeof(rules), &w, "table inet shakedown_exec {\n"
+	       "\tchain prerouting {\n"
+	       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+	inet_ntop(AF_INET, srv->ip4, s, sizeof(s));
+	inet_ntop(AF_INET, in->ip4, a, sizeof(a));
+	sd_put(rules, sizeof(rules), &w,
+	       "\t\tip daddr %s tcp dport 443 counter dnat ip to %s:%u comment \"exec\"\n", s, a, port);
+	if (t->ipv6) {
+		inet_ntop(AF_INET6, srv->ip6, s, sizeof(s));
+		inet_ntop(AF_INET6, in->ip6, a, sizeof(a));
+		sd_put(rules, sizeof(rules), &w,
+		       "\t\tip6 daddr %s tcp dport 443 counter dnat ip6 to [%s]:%u comment \"exec\"\n",
+		       s, a, port);
+	}
+	sd_put(rules, sizeof(rules), &w, "\t}\n}\n");
+	if (w >= sizeof(rules))
+		return -ENOSPC;
+	return sd_netns_run(t->node[node].nsfd, steer_load, &j);
 }

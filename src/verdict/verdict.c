@@ -157,6 +157,13 @@ static bool at_server_in(const struct fpkt *f, int nhops)
 	return f->raw->node == nhops && !f->raw->out;
 }
 
+/* Frames arriving at an exec hop (node arg) from the client's side: what
+ * reached the program that ends the client's connection. */
+static bool at_proxy_in(const struct fpkt *f, int node)
+{
+	return f->raw->node == node && !f->raw->out && f->raw->side == 0;
+}
+
 /* Frames leaving the first hop toward the client. */
 static bool to_client(const struct fpkt *f, int unused)
 {
@@ -236,7 +243,7 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 	int oversize_hop = -1, drop_hop = -1, frag_hop = -1, rst_hop = -1, alert_hop = -1,
 	    fin_hop = -1;
 	bool icmp_ignored = false;
-	char tmp[64];
+	char tmp[64], dest[64];
 
 	memset(v, 0, sizeof(*v));
 	v->first_missing = -1;
@@ -309,6 +316,10 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 			int d = f[i].dir;
 			bool found = false;
 
+			/* A proxy's socket takes the client's packets in: they
+			 * end there, they are not dropped. */
+			if (in->proxy_hop == h + 1)
+				break;
 			if (d < 0 || r->node != (int)h || f[i].icmp_err)
 				continue;
 			if (r->out || r->side != (d == 0 ? 0 : 1))
@@ -376,9 +387,11 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 		icmp_ignored |= cl->pmtu[i].ignored;
 	}
 
-	/* What the server's side of the path delivered, byte for byte. */
-	if (stream_of(f, in->npkts, at_server_in,
-		      (int)in->nhops, in, &srvset, &sflow) == 0 && sflow) {
+	/* What the server's side of the path delivered, byte for byte; behind
+	 * a proxy, what reached the proxy (the end of the client's TCP). */
+	if (stream_of(f, in->npkts, in->proxy_hop ? at_proxy_in : at_server_in,
+		      in->proxy_hop ? (int)in->proxy_hop - 1 : (int)in->nhops, in, &srvset,
+		      &sflow) == 0 && sflow) {
 		const struct sd_flow_dir *cd = client_dir(sflow, in);
 		size_t n = cd->len < in->flight_len ? cd->len : in->flight_len;
 
@@ -399,6 +412,14 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 		v->first_missing = (long long)v->delivered;
 		field_at(in, v->first_missing, v->field, sizeof(v->field));
 	}
+
+	/* Where the client's bytes go: the server, or the program of an exec
+	 * hop (which a RST, FIN or alert leaving it toward the client names,
+	 * having entered it from no one: see "generated here" above). */
+	if (in->proxy_hop && in->proxy_hop <= v->nhops)
+		snprintf(dest, sizeof(dest), "the proxy at hop '%s'", in->hop_names[in->proxy_hop - 1]);
+	else
+		snprintf(dest, sizeof(dest), "the server");
 
 	/* The outcome, most specific first. */
 	if (cl->end == SD_VD_END_ERROR) {
@@ -460,8 +481,8 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 			name_node(in, rst_hop, v->breaking, sizeof(v->breaking));
 		else
 			snprintf(v->breaking, sizeof(v->breaking), "server");
-		snprintf(v->detail, sizeof(v->detail), "RST from %s after %zu of %zu client bytes reached the server%s%s",
-			 v->breaking, v->delivered, v->sent,
+		snprintf(v->detail, sizeof(v->detail), "RST from %s after %zu of %zu client bytes reached %s%s%s",
+			 v->breaking, v->delivered, v->sent, dest,
 			 sv && sv->present && sv->error[0] ? "; server: " : "",
 			 sv && sv->present ? sv->error : "");
 	} else if (cl->end == SD_VD_END_CLOSED) {
@@ -470,8 +491,8 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 			name_node(in, fin_hop, v->breaking, sizeof(v->breaking));
 		else
 			snprintf(v->breaking, sizeof(v->breaking), "server");
-		snprintf(v->detail, sizeof(v->detail), "FIN from %s before the handshake completed, no alert; %zu of %zu client bytes reached the server%s%s",
-			 v->breaking, v->delivered, v->sent,
+		snprintf(v->detail, sizeof(v->detail), "FIN from %s before the handshake completed, no alert; %zu of %zu client bytes reached %s%s%s",
+			 v->breaking, v->delivered, v->sent, dest,
 			 sv && sv->present && sv->error[0] ? "; server: " : "",
 			 sv && sv->present ? sv->error : "");
 	} else if (frag_hop >= 0 || (in->ipfrag && v->delivered < v->sent)) {
@@ -497,23 +518,26 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 		v->outcome = SD_TRUNCATED;
 		name_node(in, drop_hop, v->breaking, sizeof(v->breaking));
 		snprintf(v->detail, sizeof(v->detail),
-			 "the server received %zu of %zu bytes; the rest never arrived (first missing byte %lld: %s)",
-			 v->delivered, v->sent, v->first_missing, v->field[0] ? v->field : "?");
+			 "%s received %zu of %zu bytes; the rest never arrived (first missing byte %lld: %s)",
+			 dest, v->delivered, v->sent, v->first_missing, v->field[0] ? v->field : "?");
 	} else {
 		v->outcome = SD_STALL;
 		if (drop_hop >= 0) {
 			name_node(in, drop_hop, v->breaking, sizeof(v->breaking));
 			snprintf(v->detail, sizeof(v->detail),
-				 "no progress: client data last seen entering %s; %zu of %zu bytes reached the server",
-				 v->breaking, v->delivered, v->sent);
+				 "no progress: client data last seen entering %s; %zu of %zu bytes reached %s",
+				 v->breaking, v->delivered, v->sent, dest);
 		} else if (v->delivered >= v->sent) {
-			snprintf(v->breaking, sizeof(v->breaking), "server");
+			if (in->proxy_hop)
+				name_node(in, (int)in->proxy_hop - 1, v->breaking, sizeof(v->breaking));
+			else
+				snprintf(v->breaking, sizeof(v->breaking), "server");
 			snprintf(v->detail, sizeof(v->detail),
-				 "no progress: the whole client flight (%zu bytes) reached the server, which %s",
-				 v->sent, cl->server_bytes ? "stopped before a ServerHello" : "never answered");
+				 "no progress: the whole client flight (%zu bytes) reached %s, which %s",
+				 v->sent, dest, cl->server_bytes ? "stopped before a ServerHello" : "never answered");
 		} else {
-			snprintf(v->detail, sizeof(v->detail), "no progress: %zu of %zu bytes reached the server",
-				 v->delivered, v->sent);
+			snprintf(v->detail, sizeof(v->detail), "no progress: %zu of %zu bytes reached %s",
+				 v->delivered, v->sent, dest);
 		}
 	}
 	if (cl->end == SD_VD_END_APP_FAIL && v->outcome == SD_STALL) {

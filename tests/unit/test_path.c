@@ -49,7 +49,9 @@ static void test_builtins(void)
 		{ "envoy-16k", 1, 1500 },
 		{ "f5-size-window", 1, 1500 },
 		{ "fortigate-flow-ips", 1, 1500 },
+		{ "haproxy-3148", 1, 1500 },
 		{ "haproxy-peek", 1, 1500 },
+		{ "haproxy-sni", 1, 1500 },
 		{ "hrr-intolerant", 1, 1500 },
 		{ "ingress-nginx-passthrough", 1, 1500 },
 		{ "ipsec-1400", 1, 1400 },
@@ -58,6 +60,7 @@ static void test_builtins(void)
 		{ "nat64-jool", 1, 1280 },
 		{ "nDPI-ooo", 1, 1500 },
 		{ "ndpi-records", 1, 1500 },
+		{ "nginx-preread", 1, 1500 },
 		{ "panos-partial-hello", 1, 1500 },
 		{ "pppoe-1492", 1, 1492 },
 		{ "squid-peek", 1, 1500 },
@@ -515,9 +518,43 @@ static void test_catalogue(void)
 			engine |= b->bit;
 		n++;
 	}
-	CHECK_INT(n, 13);
-	CHECK_INT(bits, 0x1fff);
+	CHECK_INT(n, 14);
+	CHECK_INT(bits, 0x3fff);
 	CHECK_INT(engine, SD_BEH_USERSPACE_ONLY);
+}
+
+/* exec hops: the keys, their checks, and a round trip through the format. */
+static void test_exec(void)
+{
+	struct sd_path again;
+	char text[4096];
+
+	CHECK_INT(parse("[hop lb]\nbehaviours = exec mss-clamp:1200\n"
+			"exec = haproxy -f {config} -db\nconfig = haproxy.cfg\nlisten = 9443\n"), 0);
+	CHECK(path.hop[0].given & SD_BEH_EXEC);
+	CHECK(!sd_path_hop_userspace(&path.hop[0]));
+	CHECK_STR(path.hop[0].exec, "haproxy -f {config} -db");
+	CHECK_STR(path.hop[0].config, "haproxy.cfg");
+	CHECK_INT(path.hop[0].listen_port, 9443);
+	CHECK(sd_path_format(&path, text, sizeof(text)) > 0);
+	CHECK_INT(sd_path_parse(text, strlen(text), "user", &again, &perr), 0);
+	CHECK_STR(again.hop[0].exec, path.hop[0].exec);
+	CHECK_STR(again.hop[0].config, "haproxy.cfg");
+	CHECK_INT(again.hop[0].listen_port, 9443);
+	CHECK_INT(parse("[hop lb]\nbehaviours = exec\nexec = nginx\n"), 0);
+	CHECK_INT(path.hop[0].listen_port, SD_PATH_LISTEN_DEFAULT);
+
+	CHECK_ERR("[hop lb]\nbehaviours = exec\n", -SD_EVALUE, 1);
+	CHECK_MSG("needs an 'exec = COMMAND' key");
+	CHECK_ERR("[hop lb]\nexec = haproxy\n", -SD_EVALUE, 1);
+	CHECK_MSG("needs the behaviour exec");
+	CHECK_ERR("[hop lb]\nconfig = a.cfg\n", -SD_EVALUE, 1);
+	CHECK_ERR("[hop lb]\nbehaviours = exec delay:5\nexec = haproxy\n", -SD_EVALUE, 1);
+	CHECK_MSG("user-space");
+	CHECK_ERR("[hop lb]\nbehaviours = exec\nexec = x\nconfig = ../etc/passwd\n", -SD_EVALUE, 4);
+	CHECK_ERR("[hop lb]\nbehaviours = exec\nexec = x\nlisten = 0\n", -SD_EVALUE, 4);
+	CHECK_ERR("[hop lb]\nbehaviours = exec\nexec = x\nexec = y\n", -SD_EDUP, 4);
+	CHECK_ERR("[path]\nexec = x\n[hop lb]\n", -SD_EUNKNOWN, 2);
 }
 
 int main(void)
@@ -529,5 +566,6 @@ int main(void)
 	test_ipv6();
 	test_format();
 	test_catalogue();
+	test_exec();
 	return check_done();
 }
