@@ -56,6 +56,13 @@ enum sd_server_mode {
 	 * (chrome-pq) gets it at once; a classical client gets X25519.
 	 */
 	SD_SERVER_NODE_PQ_HRR,
+	/*
+	 * nginx (Debian's, on OpenSSL 3.0) serving TLS 1.3 with the lab
+	 * certificate: a real web server's reads and buffering. It reports
+	 * nothing per connection: the verdict works from the captures and the
+	 * client's own TLS session. No key log (nginx has no hook for one).
+	 */
+	SD_SERVER_NGINX,
 };
 
 /* True for the modes run by Node.js (peer.h). */

@@ -35,6 +35,7 @@ static const char run_usage[] =
 	"                         node-pq-only  X25519MLKEM768 only\n"
 	"                         node-pq-hrr   X25519MLKEM768 / X25519: a HelloRetryRequest\n"
 	"                                       to a client that sent only an X25519 share\n"
+	"                       or nginx (Debian's, OpenSSL 3.0: a real web server's TLS)\n"
 	"                       (node: $SHAKEDOWN_NODE, .peers/ here or beside the binary's\n"
 	"                       directory, or node >= 24 in PATH; 'shakedown list servers')\n"
 	"      --shape SPEC     how the flight goes on the wire, comma-separated:\n"
@@ -308,6 +309,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_error(SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX)
+		return cli_error(SD_EXIT_USAGE, "--keylog: nginx has no hook for a key log (use --server openssl or node-pq)");
 	if (!profile_name || !path_name)
 		return cli_error(SD_EXIT_USAGE, "--profile and --path are required (see 'shakedown run --help')");
 	if ((ret = cli_load_profile(profile_name, &profile)) != 0)

@@ -30,7 +30,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <ftw.h>
+#include <net/if.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -104,6 +108,8 @@ struct sd_server {
 	uint64_t matched_max;    /* the newest so far */
 
 	struct sd_peer *peer;    /* node-pq modes: the process, instead of the thread */
+	struct sd_proc *nginx;   /* nginx mode: the process */
+	char nginx_dir[64];      /* its temporary prefix (config, certificate, logs) */
 
 	/* The server thread's own. */
 	struct conn *conns[SD_SERVER_MAX_CONNS];
@@ -175,6 +181,8 @@ const struct sd_server_mode_info sd_server_modes[] = {
 	  "Node.js 24 / OpenSSL 3.5: X25519MLKEM768 only (a classical client gets handshake_failure)" },
 	{ "node-pq-hrr", SD_SERVER_NODE_PQ_HRR,
 	  "Node.js 24 / OpenSSL 3.5: X25519MLKEM768 / X25519 tuples (HRR to a client that sent only X25519)" },
+	{ "nginx", SD_SERVER_NGINX,
+	  "nginx (Debian, OpenSSL 3.0) TLS 1.3 web server with the lab certificate; no per-connection report" },
 	{ NULL, SD_SERVER_OPENSSL, NULL },
 };
 
@@ -199,7 +207,7 @@ const char *sd_server_mode_name(enum sd_server_mode mode)
 
 const char *sd_server_mode_names(void)
 {
-	return "openssl, single-read, node-pq, node-pq-only, node-pq-hrr";
+	return "openssl, single-read, node-pq, node-pq-only, node-pq-hrr, nginx";
 }
 
 bool sd_server_mode_is_node(enum sd_server_mode mode)
@@ -1360,6 +1368,135 @@ static void server_free(struct sd_server *srv)
 	free(srv);
 }
 
+/* ---- the nginx mode: Debian's nginx as the TLS server -------------------- */
+
+static int rm_entry(const char *fp, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	(void)remove(fp);
+	return 0;
+}
+
+static void rm_tree(const char *dir)
+{
+	if (dir[0])
+		(void)nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int write_text(const char *dir, const char *name, const char *text)
+{
+	char path[128];
+	size_t n = strlen(text);
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, n) != (ssize_t)n)
+		ret = -EIO;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/* The server namespace's loopback, up: nginx's readiness is polled on it. */
+static void loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		(void)ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+}
+
+/*
+ * nginx in the foreground, one process, everything under a private
+ * prefix: the lab key and (padded) chain, a TLS 1.3-only server block
+ * that answers any request, logs on stderr (its last line names a start
+ * failure). Groups: OpenSSL 3.0's, X25519 first.
+ */
+static int nginx_start(struct sd_server *srv, const struct sd_server_cfg *cfg, int family)
+{
+	static const uint8_t lo4[4] = { 127, 0, 0, 1 };
+	static const uint8_t lo6[16] = { [15] = 1 };
+	char *cert = NULL, *key = NULL, conf[1536], confpath[96], msg[320] = "";
+	/* exec's argv is char *const[]: writable copies of the words. */
+	char a0[] = "nginx", a1[] = "-e", a2[] = "stderr", a3[] = "-p", a5[] = "-c";
+	char *argv[] = { a0, a1, a2, a3, srv->nginx_dir, a5, confpath, NULL };
+	struct sd_proc_cfg pc = { 0 };
+	int ret;
+
+	if (cfg->keylog_path) {
+		ret = -SD_EVALUE;
+		snprintf(msg, sizeof(msg), "nginx cannot write a key log (no hook for one); use node-pq or openssl");
+		goto out;
+	}
+	if ((ret = make_ctx(srv, cfg->chain_size)) < 0 || (ret = ctx_pem(srv->ctx, &cert, &key)) < 0) {
+		snprintf(msg, sizeof(msg), "preparing the certificate for nginx: %s", sd_strerror(ret));
+		goto out;
+	}
+	snprintf(srv->nginx_dir, sizeof(srv->nginx_dir), "/tmp/shakedown-nginx-XXXXXX");
+	if (!mkdtemp(srv->nginx_dir)) {
+		ret = -errno;
+		srv->nginx_dir[0] = 0;
+		snprintf(msg, sizeof(msg), "creating a directory for nginx: %s", strerror(-ret));
+		goto out;
+	}
+	snprintf(confpath, sizeof(confpath), "%s/nginx.conf", srv->nginx_dir);
+	snprintf(conf, sizeof(conf),
+		 "daemon off;\nmaster_process off;\nworker_processes 1;\npid %s/nginx.pid;\n"
+		 "error_log stderr warn;\nevents { worker_connections 256; }\n"
+		 "http {\n  access_log off;\n"
+		 "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+		 "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
+		 "  server {\n    listen %s%s:%u ssl%s;\n"
+		 "    ssl_certificate %s/cert.pem;\n    ssl_certificate_key %s/key.pem;\n"
+		 "    ssl_protocols TLSv1.3;\n    ssl_ecdh_curve X25519:prime256v1:secp384r1;\n"
+		 "    ssl_session_tickets off;\n"
+		 "    location / { return 200 \"shakedown\\n\"; }\n  }\n}\n",
+		 srv->nginx_dir, srv->nginx_dir, srv->nginx_dir, srv->nginx_dir, srv->nginx_dir,
+		 srv->nginx_dir, family == AF_INET6 ? "[::]" : "0.0.0.0", "", (unsigned)cfg->port,
+		 family == AF_INET6 ? " ipv6only=on" : "", srv->nginx_dir, srv->nginx_dir);
+	if ((ret = write_text(srv->nginx_dir, "cert.pem", cert)) < 0 ||
+	    (ret = write_text(srv->nginx_dir, "key.pem", key)) < 0 ||
+	    (ret = write_text(srv->nginx_dir, "nginx.conf", conf)) < 0) {
+		snprintf(msg, sizeof(msg), "writing nginx's files: %s", strerror(-ret));
+		goto out;
+	}
+	loopback_up();
+	pc.argv = argv;
+	pc.family = family;
+	pc.listen_addr = family == AF_INET6 ? lo6 : lo4;
+	pc.listen_port = cfg->port;
+	ret = sd_proc_start(&pc, &srv->nginx, msg, sizeof(msg));
+	if (ret == 0)
+		srv->port = cfg->port;
+	else if (ret == -ENOENT)
+		snprintf(msg, sizeof(msg), "no nginx binary (apt-get install nginx, or bash tools/setup-deps.sh)");
+out:
+	if (ret < 0) {
+		rm_tree(srv->nginx_dir);
+		srv->nginx_dir[0] = 0;
+		if (cfg->err && cfg->errlen)
+			snprintf(cfg->err, cfg->errlen, "nginx: %s", msg[0] ? msg : sd_strerror(ret));
+	}
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	free(cert);
+	free(key);
+	return ret;
+}
+
 int sd_server_start(const struct sd_server_cfg *cfg, struct sd_server **out)
 {
 	struct sd_server *srv = NULL;
@@ -1371,7 +1508,7 @@ int sd_server_start(const struct sd_server_cfg *cfg, struct sd_server **out)
 	if (cfg->err && cfg->errlen)
 		cfg->err[0] = 0;
 	if ((cfg->mode != SD_SERVER_OPENSSL && cfg->mode != SD_SERVER_SINGLE_READ &&
-	     !sd_server_mode_is_node(cfg->mode)) ||
+	     cfg->mode != SD_SERVER_NGINX && !sd_server_mode_is_node(cfg->mode)) ||
 	    cfg->chain_size > SD_SERVER_MAX_CHAIN ||
 	    (cfg->family != 0 && cfg->family != AF_INET && cfg->family != AF_INET6))
 		goto out;
@@ -1409,6 +1546,16 @@ int sd_server_start(const struct sd_server_cfg *cfg, struct sd_server **out)
 			ret = -errno;
 			goto out;
 		}
+	}
+	if (cfg->mode == SD_SERVER_NGINX) {
+		int family = cfg->family ? cfg->family :
+			     cfg->addr && strchr(cfg->addr, ':') ? AF_INET6 : AF_INET;
+
+		if ((ret = nginx_start(srv, cfg, family)) < 0)
+			goto out;
+		*out = srv;
+		srv = NULL;
+		goto out;
 	}
 	if (sd_server_mode_is_node(cfg->mode)) {
 		int family = cfg->family ? cfg->family :
@@ -1457,6 +1604,11 @@ void sd_server_stop(struct sd_server *srv)
 		pthread_mutex_unlock(&srv->lock);
 		sd_peer_stop(srv->peer);
 		srv->peer = NULL;
+	}
+	if (srv->nginx) {
+		sd_proc_stop(srv->nginx);
+		srv->nginx = NULL;
+		rm_tree(srv->nginx_dir);
 	}
 	if (srv->thread_started) {
 		while (write(srv->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
@@ -1551,6 +1703,8 @@ static int report(struct sd_server *srv, const struct query *q, unsigned wait_ms
 	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000ull;
 	int ret;
 
+	if (srv->nginx)
+		return -ENOENT;     /* nginx reports nothing per connection */
 	deadline.tv_sec = (time_t)(end / 1000000000ull);
 	deadline.tv_nsec = (long)(end % 1000000000ull);
 	pthread_mutex_lock(&srv->lock);
