@@ -121,4 +121,8 @@ void sd_proc_stop(struct sd_proc *p);
  * last line of output. */
 bool sd_proc_exited(struct sd_proc *p, char *why, size_t whylen);
 
+/* Removes a program's private directory and everything in it (rm -rf,
+ * not following symlinks); "" does nothing. */
+void sd_rm_tree(const char *dir);
+
 #endif

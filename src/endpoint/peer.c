@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1160,4 +1161,19 @@ void sd_proc_stop(struct sd_proc *p)
 		pthread_join(p->thread, NULL);
 	}
 	proc_free(p);
+}
+
+static int rm_entry(const char *fp, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	(void)remove(fp);
+	return 0;
+}
+
+void sd_rm_tree(const char *dir)
+{
+	if (dir && dir[0])
+		(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

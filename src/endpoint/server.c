@@ -30,7 +30,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <ftw.h>
 #include <net/if.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -1370,21 +1369,6 @@ static void server_free(struct sd_server *srv)
 
 /* ---- the nginx mode: Debian's nginx as the TLS server -------------------- */
 
-static int rm_entry(const char *fp, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	(void)remove(fp);
-	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	if (dir[0])
-		(void)nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 static int write_text(const char *dir, const char *name, const char *text)
 {
 	char path[128];
@@ -1485,7 +1469,7 @@ static int nginx_start(struct sd_server *srv, const struct sd_server_cfg *cfg, i
 		snprintf(msg, sizeof(msg), "no nginx binary (apt-get install nginx, or bash tools/setup-deps.sh)");
 out:
 	if (ret < 0) {
-		rm_tree(srv->nginx_dir);
+		sd_rm_tree(srv->nginx_dir);
 		srv->nginx_dir[0] = 0;
 		if (cfg->err && cfg->errlen)
 			snprintf(cfg->err, cfg->errlen, "nginx: %s", msg[0] ? msg : sd_strerror(ret));
@@ -1608,7 +1592,7 @@ void sd_server_stop(struct sd_server *srv)
 	if (srv->nginx) {
 		sd_proc_stop(srv->nginx);
 		srv->nginx = NULL;
-		rm_tree(srv->nginx_dir);
+		sd_rm_tree(srv->nginx_dir);
 	}
 	if (srv->thread_started) {
 		while (write(srv->evfd, &one, sizeof(one)) < 0 && errno == EINTR)

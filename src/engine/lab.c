@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -331,15 +330,6 @@ out:
 	return ret;
 }
 
-static int rm_entry(const char *fp, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	(void)remove(fp);
-	return 0;
-}
-
 /* Stops the programs, then removes the lab's directory of their files. */
 static void stop_exec_hops(struct sd_lab *lab)
 {
@@ -347,8 +337,7 @@ static void stop_exec_hops(struct sd_lab *lab)
 		sd_proc_stop(lab->proc[h]);
 		lab->proc[h] = NULL;
 	}
-	if (lab->exec_dir[0])
-		(void)nftw(lab->exec_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	sd_rm_tree(lab->exec_dir);
 	lab->exec_dir[0] = 0;
 }
 
