@@ -1080,7 +1080,9 @@ static void test_bad_config(void)
 	enum sd_server_mode m;
 	CHECK_INT(sd_server_mode_parse("single-read", &m), 0);
 	CHECK_INT(m, SD_SERVER_SINGLE_READ);
-	CHECK_INT(sd_server_mode_parse("nginx", &m), -SD_EUNKNOWN);
+	CHECK_INT(sd_server_mode_parse("nginx", &m), 0);
+	CHECK_INT(m, SD_SERVER_NGINX);
+	CHECK_INT(sd_server_mode_parse("apache", &m), -SD_EUNKNOWN);
 	CHECK_STR(sd_server_mode_name(SD_SERVER_OPENSSL), "openssl");
 	CHECK_INT(sd_server_group_from_nid(NID_X9_62_prime256v1), SD_GROUP_SECP256R1);
 	CHECK_INT(sd_server_group_from_nid(NID_ffdhe8192), SD_GROUP_FFDHE8192);
