@@ -29,7 +29,7 @@ jq_is "default matrix: every expectation met" "$TMP/full.json" '[.cells[] | sele
 jq_is "default matrix: no harness errors" "$TMP/full.json" .summary.errors 0
 jq_is "default matrix: every profile" "$TMP/full.json" '[.cells[].profile] | unique | length' \
   "$("$S" list profiles | grep -c .)"
-jq_is "default matrix: every server kind" "$TMP/full.json" '[.cells[].server] | unique | join(",")' "node-pq,openssl,single-read"
+jq_is "default matrix: every server kind" "$TMP/full.json" '[.cells[].server] | unique | join(",")' "nginx,node-pq,openssl,single-read"
 jq_is "default matrix: X25519MLKEM768 negotiated with the PQ server" "$TMP/full.json" \
   '.cells[] | select(.id == "chrome-pq/clean/node-pq") | .negotiated.group' X25519MLKEM768
 jq_is "default matrix: middleboxes named" "$TMP/full.json" \
