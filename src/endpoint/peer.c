@@ -811,17 +811,23 @@ fail_nop:
 	return ret;
 }
 
-void sd_peer_stop(struct sd_peer *p)
+/* Wakes a supervising thread through its eventfd and waits for it: the
+ * thread kills and reaps its child before it returns. */
+static void stop_thread(int evfd, pthread_t thread)
 {
 	uint64_t one = 1;
 
+	while (write(evfd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	pthread_join(thread, NULL);
+}
+
+void sd_peer_stop(struct sd_peer *p)
+{
 	if (!p)
 		return;
-	if (p->thread_started) {
-		while (write(p->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
-		pthread_join(p->thread, NULL);
-	}
+	if (p->thread_started)
+		stop_thread(p->evfd, p->thread);
 	peer_free(p);
 }
 
@@ -1151,15 +1157,10 @@ fail_nop:
 
 void sd_proc_stop(struct sd_proc *p)
 {
-	uint64_t one = 1;
-
 	if (!p)
 		return;
-	if (p->thread_started) {
-		while (write(p->evfd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
-		pthread_join(p->thread, NULL);
-	}
+	if (p->thread_started)
+		stop_thread(p->evfd, p->thread);
 	proc_free(p);
 }
 
