@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # A timed libFuzzer campaign over every fuzz target (clang, ASan+UBSan).
-# Usage: tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 300 s, all)
+# Usage: tools/fuzz.sh [--update-corpus] [SECONDS_PER_TARGET] [TARGET...]
+#   (default 300 s, all targets)
 # New inputs go to build-fuzz/work/<target>; crashes to build-fuzz/crash/<target>.
+# --update-corpus: afterwards, merge each target's committed corpus and what the
+# campaign found into a minimal set (libFuzzer -merge=1: the smallest inputs that
+# keep every feature) and write it back to tests/fuzz/corpus/<target>.
+# A summary (target, seconds, executions, findings) goes to build-fuzz/summary.tsv.
 # Exit 1 if any target found a crash, leak or timeout.
 set -euo pipefail
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+update=0
+if [ "${1:-}" = --update-corpus ]; then update=1; shift; fi
 secs=${1:-300}
 shift || true
 
@@ -20,17 +27,32 @@ if [ ${#targets[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.c; do t=$(basename "$f" .c); targets+=("${t#fuzz_}"); done
 fi
 status=0
+summary=build-fuzz/summary.tsv
+printf 'target\tseconds\texecs\tfindings\n' > "$summary"
 for t in "${targets[@]}"; do
   mkdir -p "build-fuzz/work/$t" "build-fuzz/crash/$t"
   echo "== fuzz_$t for ${secs}s"
+  findings=0
   if ! ASAN_OPTIONS=detect_leaks=1 "build-fuzz/tests/fuzz_$t" -max_total_time="$secs" \
       -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
       -artifact_prefix="build-fuzz/crash/$t/" "build-fuzz/work/$t" "tests/fuzz/corpus/$t" \
       > "build-fuzz/$t.log" 2>&1; then
     echo "fuzz_$t: FINDING, see build-fuzz/$t.log and build-fuzz/crash/$t/"
+    findings=1
     status=1
   fi
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "build-fuzz/$t.log")
+  printf '%s\t%s\t%s\t%s\n' "$t" "$secs" "${execs:-0}" "$findings" >> "$summary"
   grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "build-fuzz/$t.log" | tr '\n' ' '
   echo
+  if [ "$update" = 1 ]; then
+    min="build-fuzz/min/$t"
+    rm -rf "$min" && mkdir -p "$min"
+    "build-fuzz/tests/fuzz_$t" -merge=1 -rss_limit_mb=2048 -timeout=10 "$min" \
+      "tests/fuzz/corpus/$t" "build-fuzz/work/$t" > "build-fuzz/$t.merge.log" 2>&1
+    rm -rf "tests/fuzz/corpus/$t" && mv "$min" "tests/fuzz/corpus/$t"
+    echo "corpus/$t: $(ls "tests/fuzz/corpus/$t" | wc -l) inputs after merging"
+  fi
 done
+column -t "$summary"
 exit $status
