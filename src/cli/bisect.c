@@ -62,6 +62,9 @@ static const char bisect_usage[] =
 	"      --ipv6           over IPv6\n"
 	"      --seed S         the same ClientHello bytes in every probe (default: a\n"
 	"                       fresh seed, printed)\n"
+	"      --confirm N      run both neighbouring cells N more times (1-10): a flip\n"
+	"                       that does not repeat (a timer, loss) is reported and\n"
+	"                       exits 1; these cells are not in the cells-run count\n"
 	"      --json           print the search as JSON (docs/json.md)\n"
 	"  -h, --help           this help\n"
 	"\n"
@@ -71,8 +74,8 @@ static const char bisect_usage[] =
 	"other flips may exist inside the range.\n"
 	"\n"
 	"exit: 0 a flip was found, 1 both ends gave the same outcome (no flip in the\n"
-	"range), 2 usage, 3 no privilege or a missing peer, 4 internal error (also\n"
-	"when a probe's outcome is 'error').\n"
+	"range) or --confirm did not reproduce it, 2 usage, 3 no privilege or a\n"
+	"missing peer, 4 internal error (also when a probe's outcome is 'error').\n"
 	"\n"
 	"examples:\n"
 	"  shakedown bisect --path sslsplit-1k --over size\n"
@@ -92,6 +95,7 @@ static const struct {
 };
 
 #define MAX_PROBES 64
+#define MAX_CONFIRM 10
 
 struct probe {
 	long long value;
@@ -112,6 +116,10 @@ struct bisect {
 	struct sd_lab *lab;             /* shared by probes, except for mtu */
 	struct probe probes[MAX_PROBES];
 	size_t nprobes;
+	/* --confirm: the neighbouring cells again, apart from the search */
+	bool confirming;
+	struct probe conf[2 * MAX_CONFIRM];
+	size_t nconf;
 	char err[512];
 };
 
@@ -163,11 +171,14 @@ static int probe(struct bisect *b, long long v, struct sd_cell_result *r)
 			       r->v.detail);
 		goto out;
 	}
-	if (b->nprobes == MAX_PROBES) {
+	if (b->confirming && b->nconf < 2 * MAX_CONFIRM) {
+		p = &b->conf[b->nconf++];
+	} else if (!b->confirming && b->nprobes < MAX_PROBES) {
+		p = &b->probes[b->nprobes++];
+	} else {
 		rc = cli_error(SD_EXIT_INTERNAL, "more than %d probes", MAX_PROBES);
 		goto out;
 	}
-	p = &b->probes[b->nprobes++];
 	p->value = v;
 	p->outcome = r->v.outcome;
 	snprintf(p->breaking, sizeof(p->breaking), "%s", r->v.breaking);
@@ -315,7 +326,7 @@ static int pick_link(const struct sd_path *p, const char *name, size_t *link)
 
 int cmd_bisect(int argc, char **argv)
 {
-	enum { O_OVER = 256, O_RANGE, O_LINK, O_SERVER, O_SHAPE, O_IPV6, O_SEED, O_JSON };
+	enum { O_OVER = 256, O_RANGE, O_LINK, O_SERVER, O_SHAPE, O_IPV6, O_SEED, O_JSON, O_CONFIRM };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "path", required_argument, NULL, 'P' },
@@ -327,6 +338,7 @@ int cmd_bisect(int argc, char **argv)
 		{ "ipv6", no_argument, NULL, O_IPV6 },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "confirm", required_argument, NULL, O_CONFIRM },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -341,9 +353,9 @@ int cmd_bisect(int argc, char **argv)
 	struct sd_buf out = SD_BUF_INIT;
 	struct sd_rng rng;
 	char seed[80] = "";
-	long long lo = -1, hi = -1, min, max, dlo, dhi;
+	long long lo = -1, hi = -1, min, max, dlo, dhi, confirm = 0;
 	size_t unpadded = 0, stream = 0, ilo, ihi;
-	bool json = false, over_set = false, flip;
+	bool json = false, over_set = false, flip, stable = true;
 	int c, ret, rc = SD_EXIT_INTERNAL;
 
 	memset(&b, 0, sizeof(b));
@@ -391,6 +403,12 @@ int cmd_bisect(int argc, char **argv)
 			snprintf(seed, sizeof(seed), "%s", optarg);
 			break;
 		case O_JSON: json = true; break;
+		case O_CONFIRM:
+			confirm = cli_parse_num(optarg, 1, MAX_CONFIRM);
+			if (confirm < 0)
+				return cli_error(SD_EXIT_USAGE, "--confirm '%s': want 1-%d runs of each side", optarg,
+						 MAX_CONFIRM);
+			break;
 		case 'h':
 			fputs(bisect_usage, stdout);
 			return SD_EXIT_OK;
@@ -513,6 +531,21 @@ int cmd_bisect(int argc, char **argv)
 		}
 	}
 
+	/* The neighbours again: a flip that does not repeat is not one. */
+	b.confirming = true;
+	for (long long k = 0; flip && k < confirm; k++) {
+		for (int side = 0; side < 2; side++) {
+			const struct probe *want = &b.probes[side ? ihi : ilo];
+
+			sd_cell_result_free(rmid);
+			memset(rmid, 0, sizeof(*rmid));
+			if ((rc = probe(&b, want->value, rmid)) != 0)
+				goto out;
+			if (b.conf[b.nconf - 1].outcome != want->outcome)
+				stable = false;
+		}
+	}
+
 	const struct probe *plo = &b.probes[ilo], *phi = &b.probes[ihi];
 	const char *unit = dims[b.dim].unit;
 	long long range_lo = b.probes[0].value, range_hi = b.probes[1].value;
@@ -572,6 +605,20 @@ int cmd_bisect(int argc, char **argv)
 		sd_json_key(&j, "hi");
 		cell_json(&j, &b, server_name, shape_spec[0] ? shape_spec : "default", phi, rhi);
 		sd_json_kint(&j, "cells_run", (long long)b.nprobes);
+		if (confirm && flip) {
+			sd_json_key(&j, "confirm");
+			sd_json_obj_open(&j);
+			sd_json_kint(&j, "runs", confirm);
+			sd_json_kbool(&j, "stable", stable);
+			for (int side = 0; side < 2; side++) {
+				sd_json_key(&j, side ? "hi_outcomes" : "lo_outcomes");
+				sd_json_arr_open(&j);
+				for (size_t i = (size_t)side; i < b.nconf; i += 2)
+					sd_json_str(&j, sd_outcome_name(b.conf[i].outcome));
+				sd_json_arr_close(&j);
+			}
+			sd_json_obj_close(&j);
+		}
 		sd_json_kint(&j, "max_cells", bound);
 		sd_json_key(&j, "probes");
 		sd_json_arr_open(&j);
@@ -602,8 +649,8 @@ int cmd_bisect(int argc, char **argv)
 		for (size_t i = 0; i < b.nprobes; i++) {
 			const struct probe *p = &b.probes[i];
 
-			sd_buf_printf(&out, "  probe %2zu  %s %-6lld %-10s %s\n", i + 1, dims[b.dim].name, p->value,
-				      sd_outcome_name(p->outcome), p->breaking);
+			sd_buf_printf(&out, "  probe %2zu  %s %-6lld %s%s%s\n", i + 1, dims[b.dim].name, p->value,
+				      sd_outcome_name(p->outcome), p->breaking[0] ? " at " : "", p->breaking);
 		}
 		if (!flip) {
 			sd_buf_printf(&out, "no flip in %lld..%lld %s: both ends %s\n", range_lo, range_hi, unit,
@@ -627,12 +674,19 @@ int cmd_bisect(int argc, char **argv)
 		cell_text(&out, "high", phi, rhi, unit);
 		sd_buf_printf(&out, "%zu cells run (at most ceil(log2(%lld)) + 2 = %d)\n", b.nprobes,
 			      range_hi - range_lo, bound);
+		if (confirm && flip) {
+			sd_buf_printf(&out, "%s: each side run %lld more time%s:", stable ? "confirmed" :
+				      "NOT reproduced", confirm, confirm == 1 ? "" : "s");
+			for (size_t i = 0; i < b.nconf; i++)
+				sd_buf_printf(&out, " %lld %s%s", b.conf[i].value, sd_outcome_name(b.conf[i].outcome),
+					      i + 1 < b.nconf ? "," : "\n");
+		}
 	}
 	if (sd_buf_error(&out) < 0 || cli_stdout(&out) < 0) {
 		rc = cli_error(SD_EXIT_INTERNAL, "cannot write the report");
 		goto out;
 	}
-	rc = flip ? SD_EXIT_OK : SD_EXIT_FAIL;
+	rc = flip && stable ? SD_EXIT_OK : SD_EXIT_FAIL;
 out:
 	for (size_t i = 0; i < 3; i++)
 		sd_cell_result_free(&res[i]);

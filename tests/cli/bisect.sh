@@ -27,6 +27,8 @@ expect_exit 2 "gap in the base shape" "$S" bisect --path clean --over gap --shap
 expect_exit 2 "bad base shape" "$S" bisect --path clean --over gap --shape wobble
 expect_exit 2 "--link without mtu" "$S" bisect --path clean --over size --link router
 expect_exit 2 "--link not a hop" "$S" bisect --path tunnel-1280-blackhole --over mtu --link nope
+expect_exit 2 "--confirm 0" "$S" bisect --path clean --over size --confirm 0
+expect_exit 2 "--confirm 11" "$S" bisect --path clean --over size --confirm 11
 expect_exit 2 "unknown option" "$S" bisect --path clean --over size --frobnicate
 expect_exit 2 "stray argument" "$S" bisect --path clean --over size extra
 printf '[path]\n[hop r]\nbehaviours = mtu:1000\n' > "$TMP/narrow.ini"

@@ -72,6 +72,13 @@ bisect size_range --path sslsplit-1k --over size --range 900:1100
 adjacent size_range ok reset
 jq_is "size, narrow range: same threshold" "$TMP/size_range.json" .threshold 1020
 jq_is "size, narrow range: 10 cells at most" "$TMP/size_range.json" '.cells_run <= 10' true
+# --confirm runs the neighbours again, outside the count: a buffer limit repeats.
+bisect size_confirm --path sslsplit-1k --over size --range 900:1100 --confirm 2
+jq_is "confirm: stable" "$TMP/size_confirm.json" .confirm.stable true
+jq_is "confirm: low side again" "$TMP/size_confirm.json" '.confirm.lo_outcomes | join(",")' ok,ok
+jq_is "confirm: high side again" "$TMP/size_confirm.json" '.confirm.hi_outcomes | join(",")' reset,reset
+jq_is "confirm: not in cells_run" "$TMP/size_confirm.json" '.cells_run <= 10' true
+jq_is "confirm: exit 0" "$TMP/size_confirm.rc" . 0
 
 # ---- no flip: both ends the same, exit 1 -----------------------------------
 bisect noflip --path clean --over size --range 600:3000
@@ -118,14 +125,15 @@ run_is "split: run split@1004" reset --profile chrome-pq --path censor-first-rec
 run_is "split: run split@1005" ok --profile chrome-pq --path censor-first-record --shape records:1000,split@1005 --seed split
 
 # ---- gap: a blind tunnel and an SNI peek that give up on a pause ------------
-# Timers on a shared machine: the threshold is near the device's setting.
+# Timers on a shared machine: the threshold is near the device's setting,
+# not on it (under load a probe's pause runs long).
 bisect gap_ats --path ats-blind-tunnel --over gap --range 0:100
 adjacent gap_ats ok closed
-jq_is "gap, ATS: near its 10 ms" "$TMP/gap_ats.json" '.threshold >= 6 and .threshold <= 16' true
+jq_is "gap, ATS: near its 10 ms" "$TMP/gap_ats.json" '.threshold >= 4 and .threshold <= 20' true
 jq_is "gap, ATS: closed by ats" "$TMP/gap_ats.json" .hi.cell.detail.breaking ats
 bisect gap_peek --path haproxy-peek --over gap --range 0:100
 adjacent gap_peek ok reset
-jq_is "gap, peek: near its 5 ms" "$TMP/gap_peek.json" '.threshold >= 2 and .threshold <= 10' true
+jq_is "gap, peek: near its 5 ms" "$TMP/gap_peek.json" '.threshold >= 2 and .threshold <= 12' true
 run_is "gap, peek: run gap:0" ok --profile chrome-pq --path haproxy-peek --shape gap:0
 run_is "gap, peek: run gap:40" reset --profile chrome-pq --path haproxy-peek --shape gap:40
 
