@@ -156,8 +156,12 @@ static int probe(struct bisect *b, long long v, struct sd_cell_result *r)
 			path.hop[b->link - 1].given |= SD_BEH_MTU;
 		}
 		ret = sd_lab_open(&path, &b->lo, &lab, b->err, sizeof(b->err));
-		if (ret < 0)
-			return cli_lab_open_failed(ret, &b->lo, b->err);
+		if (ret < 0) {
+			char msg[600];
+
+			snprintf(msg, sizeof(msg), "mtu %lld: %s", v, b->err);
+			return cli_lab_open_failed(ret, &b->lo, msg);
+		}
 		break;
 	}
 	ret = sd_lab_run(lab, &cell, r, b->err, sizeof(b->err));
