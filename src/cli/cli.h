@@ -47,6 +47,7 @@ int cmd_run(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_bisect(int argc, char **argv);
 
 
 
@@ -57,4 +58,11 @@ int cli_load_profile(const char *name, struct sd_profile *p);
 struct sd_path;
 /* The same for paths. */
 int cli_load_path(const char *name, struct sd_path *p);
+struct sd_lab_opts;
+/* Before building a lab: the Node.js peer when the server mode needs one,
+ * and privilege. 0, or an exit code (3) after printing why. */
+int cli_lab_ready(const struct sd_lab_opts *lo, const char *server_name);
+/* Prints err for sd_lab_open's failure ret; returns the exit code (3 for a
+ * missing privilege or peer, else 4). */
+int cli_lab_open_failed(int ret, const struct sd_lab_opts *lo, const char *err);
 #endif

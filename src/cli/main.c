@@ -167,6 +167,7 @@ static const struct command commands[] = {
 	{ "dissect", cmd_dissect, "field map of a ClientHello record stream or a pcap/pcapng capture" },
 	{ "run", cmd_run, "one cell: a profile through a path to a server, every hop watched" },
 	{ "matrix", cmd_matrix, "many cells: profiles x paths x servers, as a matrix, JSON, JUnit, HTML" },
+	{ "bisect", cmd_bisect, "find where the outcome flips over size, MTU, split point or gap" },
 	{ "merge", cmd_merge, "join the JSON of sharded matrix runs into one report" },
 	{ "topo", cmd_topo, "build a path and keep it for manual poking (up|down)" },
 	{ "list", cmd_list, "list profiles, paths, groups, behaviours, servers" },
