@@ -47,6 +47,7 @@ int cmd_run(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 
 
