@@ -144,6 +144,15 @@ static void conn_head_json(struct sd_json *j, const void *ctx)
 		sd_json_kint(j, "hello_len", c->hello2_len >= 4 ? (long long)c->hello2_len - 4 : 0);
 		sd_json_kint(j, "wire_bytes", (long long)c->retry.len);
 		flight_json(j, &c->retry);
+		/* What the engine sent of it, if the lab's server asked too. */
+		sd_json_key(j, "sent_segments");
+		sd_json_arr_open(j);
+		for (size_t i = 0; i < h->r->eng.nseg; i++)
+			if (h->r->eng.seg[i].off >= h->r->flight_len &&
+			    !(h->r->eng.seg[i].flags & (SD_SEG_RETX | SD_SEG_DUP)) &&
+			    h->r->eng.seg[i].off < h->r->flight_len + c->retry.len)
+				sd_json_int(j, h->r->eng.seg[i].len);
+		sd_json_arr_close(j);
 		sd_json_obj_close(j);
 	} else {
 		sd_json_null(j);

@@ -8,7 +8,8 @@
 # this path's own MSS (--reshape mss: 1460 + 471) falls into the black hole;
 # the same hello re-captured as VLAN, SLL2, IPv6 (over an IPv6 lab), an
 # offload super-frame and out of order replays ok; an HRR capture is
-# answered with its own second hello (real Node.js 24 / OpenSSL 3.5 server).
+# answered with its own second hello (real Node.js 24 / OpenSSL 3.5 server),
+# and a classical capture meets an ML-KEM-only server's alert.
 #
 #   capture ──plan──> client(engine) ──link0── hop(s) ──linkN── server
 #   (pcap file)          c0: captured          h1l  h1r         s0: openssl
@@ -110,6 +111,13 @@ if [ -x "$NODE" ] && "$NODE" --version 2>/dev/null | grep -qE '^v(2[4-9]|[3-9][0
   jq_is "hrr: second hello in the plan" "$TMP/hrr.json" '.connections[0].retry != null' true
   jq_is "hrr: outcome" "$TMP/hrr.json" '.connections[0].outcome' ok-hrr
   jq_is "hrr: group" "$TMP/hrr.json" '.connections[0].negotiated.group' X25519MLKEM768
+  jq_is "hrr: the captured second flight was sent" "$TMP/hrr.json" \
+    '.connections[0].retry.sent_segments == .connections[0].retry.segments' true
+  # A classical hello to a server that wants ML-KEM only: its alert, named.
+  "$S" run --profile classic --path clean --seed classic --pcap-dir "$TMP/classiccap" > /dev/null 2>&1 ||
+    bad "capturing a classical exchange"
+  replay alert "$TMP/classiccap/client-c0.pcap" --path clean --server node-pq-only --expect alert
+  jq_is "alert: outcome" "$TMP/alert.json" '.connections[0].outcome + " " + .connections[0].detail.breaking' "alert server"
 else
   echo "no Node.js 24: HRR replay not checked"
 fi
