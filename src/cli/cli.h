@@ -38,6 +38,13 @@ int cli_spec_error(const char *name, int line, const char *msg);
 /* Parses a decimal size with bounds; -1 on error. */
 long long cli_parse_num(const char *s, long long min, long long max);
 
+/* --server NAME (an enum sd_server_mode): Node.js 24 for the node modes.
+ * Prints why not; returns 0, or SD_EXIT_ENV. */
+int cli_server_ready(int mode, const char *name);
+/* Prints sd_lab_open's err; returns its exit code: SD_EXIT_ENV for missing
+ * privilege or a node server that would not start, else SD_EXIT_INTERNAL. */
+int cli_lab_open_failed(int ret, int mode, const char *err);
+
 extern const char *cli_cmd;   /* the running subcommand, for messages */
 
 int cmd_hello(int argc, char **argv);

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "shakedown/endpoint.h"
 #include "shakedown/err.h"
+#include "shakedown/peer.h"
 
 const char *cli_cmd = NULL;
 
@@ -154,6 +156,25 @@ long long cli_parse_num(const char *s, long long min, long long max)
 	if (errno || *end || v < min || v > max)
 		return -1;
 	return v;
+}
+
+int cli_server_ready(int mode, const char *name)
+{
+	char node[4096], why[600];
+
+	if (!sd_server_mode_is_node((enum sd_server_mode)mode) ||
+	    sd_peer_node_find(node, sizeof(node), why, sizeof(why)) == 0)
+		return 0;
+	return cli_error(SD_EXIT_ENV, "--server %s: %s; install it with 'bash tools/setup-peers.sh'", name, why);
+}
+
+int cli_lab_open_failed(int ret, int mode, const char *err)
+{
+	/* A node that will not start is a dependency missing, like privilege. */
+	bool env = ret == -EPERM || (sd_server_mode_is_node((enum sd_server_mode)mode) &&
+				     (ret == -ECHILD || ret == -ENOENT || ret == -EACCES));
+
+	return cli_error(env ? SD_EXIT_ENV : SD_EXIT_INTERNAL, "%s", err);
 }
 
 struct command {

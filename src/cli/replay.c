@@ -13,7 +13,6 @@
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 #include "shakedown/path.h"
-#include "shakedown/peer.h"
 #include "shakedown/pkt.h"
 #include "shakedown/replay.h"
 #include "shakedown/report.h"
@@ -317,15 +316,8 @@ int cmd_replay(int argc, char **argv)
 		}
 	}
 	lo.ipv6 = ipv6;
-	if (sd_server_mode_is_node(lo.server_mode)) {
-		char node[4096], why[600];
-
-		if (sd_peer_node_find(node, sizeof(node), why, sizeof(why)) < 0) {
-			ret = cli_error(SD_EXIT_ENV, "--server %s: %s; install it with 'bash tools/setup-peers.sh'",
-					server_name, why);
-			goto out_plan;
-		}
-	}
+	if ((ret = cli_server_ready(lo.server_mode, server_name)) != 0)
+		goto out_plan;
 	if (geteuid() != 0) {
 		ret = cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
 		goto out_plan;
@@ -340,10 +332,7 @@ int cmd_replay(int argc, char **argv)
 
 	ret = sd_lab_open(&path, &lo, &lab, err, sizeof(err));
 	if (ret < 0) {
-		bool env = ret == -EPERM || (sd_server_mode_is_node(lo.server_mode) &&
-					     (ret == -ECHILD || ret == -ENOENT || ret == -EACCES));
-
-		rc = cli_error(env ? SD_EXIT_ENV : SD_EXIT_INTERNAL, "%s", err);
+		rc = cli_lab_open_failed(ret, lo.server_mode, err);
 		goto out;
 	}
 

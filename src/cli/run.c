@@ -323,13 +323,8 @@ int cmd_run(int argc, char **argv)
 		if (sd_path_check_ipv6(&path, &perr) < 0)
 			return cli_error(SD_EXIT_USAGE, "--ipv6 with path %s: %s", path.name, perr.msg);
 	}
-	if (sd_server_mode_is_node(lo.server_mode)) {
-		char node[4096], why[600];
-
-		if (sd_peer_node_find(node, sizeof(node), why, sizeof(why)) < 0)
-			return cli_error(SD_EXIT_ENV, "--server %s: %s; install it with 'bash tools/setup-peers.sh'",
-					 server_name, why);
-	}
+	if ((ret = cli_server_ready(lo.server_mode, server_name)) != 0)
+		return ret;
 	if (geteuid() != 0)
 		return cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
 	cell.profile = &profile;
@@ -339,11 +334,7 @@ int cmd_run(int argc, char **argv)
 	ret = sd_lab_open(&path, &lo, &lab, err, sizeof(err));
 	t_open = mono_ms() - t_open;
 	if (ret < 0) {
-		/* A node that will not start is a dependency missing, like privilege. */
-		bool env = ret == -EPERM || (sd_server_mode_is_node(lo.server_mode) &&
-					     (ret == -ECHILD || ret == -ENOENT || ret == -EACCES));
-
-		rc = cli_error(env ? SD_EXIT_ENV : SD_EXIT_INTERNAL, "%s", err);
+		rc = cli_lab_open_failed(ret, lo.server_mode, err);
 		goto out;
 	}
 	if (repeat > 1) {
