@@ -91,6 +91,7 @@ struct sd_replay_plan {
 	size_t n;
 	size_t flows;                      /* TCP connections in the capture */
 	size_t conns_dropped;              /* ClientHellos past SD_REPLAY_MAX_CONNS */
+	size_t incomplete;                 /* connections whose hello the capture lacks part of */
 };
 
 /*

@@ -346,6 +346,7 @@ int cmd_replay(int argc, char **argv)
 		sd_json_kstr(&j, "reshape", reshape);
 		sd_json_kstr(&j, "expected", expect ? expect : "any");
 		sd_json_kint(&j, "flows", (long long)plan.flows);
+		sd_json_kint(&j, "incomplete", (long long)plan.incomplete);
 		sd_json_kint(&j, "gap_max_ms", SD_REPLAY_GAP_MAX_US / 1000);
 		sd_json_key(&j, "connections");
 		sd_json_arr_open(&j);
@@ -457,6 +458,9 @@ int cmd_replay(int argc, char **argv)
 		sd_buf_printf(&out, "\n");
 	} else {
 		sd_buf_put(&out, rows.data, rows.len);
+		if (plan.incomplete)
+			sd_buf_printf(&out, "(%zu more connection%s began a ClientHello the capture holds only part of: not replayed)\n",
+				      plan.incomplete, plan.incomplete == 1 ? "" : "s");
 		if (plan.conns_dropped)
 			sd_buf_printf(&out, "(%zu more connections not replayed: at most %d)\n", plan.conns_dropped,
 				      SD_REPLAY_MAX_CONNS);

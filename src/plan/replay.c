@@ -336,8 +336,11 @@ int sd_replay_plan_build(const uint8_t *file, size_t len, struct sd_replay_plan 
 			out->n++;
 			continue;
 		}
-		if (begun < 0 && begins_hello(&f->cli))
-			begun = (long long)i;
+		if (begins_hello(&f->cli)) {
+			out->incomplete++;
+			if (begun < 0)
+				begun = (long long)i;
+		}
 	}
 	if (!out->n) {
 		ret = -SD_ENOHELLO;

@@ -35,6 +35,7 @@ struct gen {
 	int gso;
 	bool ooo, retrans, overlap, hrr, snapcut, missing, http;
 	uint32_t gap_us;        /* between the two data segments; 0: 12 */
+	uint16_t cport;         /* the client's port; 0: 52988 */
 };
 
 static const uint8_t cmac[6] = { 2, 0, 0, 0, 0, 1 }, smac[6] = { 2, 0, 0, 0, 0, 2 };
@@ -93,8 +94,10 @@ static int seg(struct writer *w, bool from_client, uint8_t flags, uint32_t seq, 
 	size_t l3;
 	int ret;
 
-	t.sport = from_client ? 52988 : 4433;
-	t.dport = from_client ? 4433 : 52988;
+	uint16_t cport = w->g->cport ? w->g->cport : 52988;
+
+	t.sport = from_client ? cport : 4433;
+	t.dport = from_client ? 4433 : cport;
 	t.seq = seq;
 	t.ack = ack;
 	t.flags = flags;
@@ -337,6 +340,8 @@ static void test_variants(const uint8_t *stream, size_t len)
 			continue;
 		}
 		c = &p.conns[0];
+		CHECK_INT(p.incomplete, 0);
+		CHECK_INT(p.flows, 1);
 		CHECK_INT(c->family, g->family);
 		CHECK_INT(c->cport, 52988);
 		CHECK_INT(c->sport, 4433);
@@ -422,6 +427,31 @@ static void test_bad(const uint8_t *stream, size_t len)
 	sd_buf_free(&file);
 }
 
+/* Two connections in one file: a whole hello is replayed, a broken one counted. */
+static void test_mixed(const uint8_t *stream, size_t len)
+{
+	static const struct gen other = { .name = "missing-2", .linktype = ETH, .family = 4,
+					  .missing = true, .cport = 40001 };
+	struct sd_buf a = SD_BUF_INIT, b = SD_BUF_INIT;
+	struct sd_replay_plan p;
+	char err[256];
+
+	CHECK_INT(gen_capture(&other, stream, len, &a), 0);
+	CHECK_INT(gen_capture(&variants[11], stream, len, &b), 0);   /* slow */
+	sd_buf_put(&a, b.data + 24, b.len - 24);                      /* its records after a's */
+	CHECK_INT(sd_replay_plan_build(a.data, a.len, &p, err, sizeof(err)), 1);
+	CHECK_INT(p.flows, 2);
+	CHECK_INT(p.incomplete, 1);
+	if (p.n == 1) {
+		CHECK_INT(p.conns[0].flow, 1);
+		CHECK_INT(p.conns[0].cport, 52988);
+		CHECK_INT(p.conns[0].first.seg[1].gap_us, 250000);
+	}
+	sd_replay_plan_free(&p);
+	sd_buf_free(&a);
+	sd_buf_free(&b);
+}
+
 /* Writes every variant and the bad captures into dir (for the netns test). */
 static int write_all(const char *dir, const uint8_t *stream, size_t len)
 {
@@ -474,6 +504,7 @@ int main(int argc, char **argv)
 	}
 	test_variants(stream, len);
 	test_bad(stream, len);
+	test_mixed(stream, len);
 	free(stream);
 	return check_done();
 }
