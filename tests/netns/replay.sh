@@ -5,7 +5,8 @@
 # (1228 + 703 bytes, cut for MSS 1228 when captured) reach the server on
 # the clean path; through the 1280-byte tunnel whose ICMP is filtered the
 # captured cut still fits (1268-byte packets) while the same hello cut at
-# this path's own MSS (--reshape mss: 1460 + 471) falls into the black hole;
+# this path's own MSS (--reshape mss: 1460 + 471) falls into the black hole,
+# and so does the captured cut over IPv6 (1288-byte packets);
 # the same hello re-captured as VLAN, SLL2, IPv6 (over an IPv6 lab), an
 # offload super-frame and out of order replays ok; an HRR capture is
 # answered with its own second hello (real Node.js 24 / OpenSSL 3.5 server),
@@ -53,6 +54,11 @@ jq_is "reshape mss: captured segments kept" "$TMP/bh-mss.json" '.connections[0].
 jq_is "reshape mss: segments sent" "$TMP/bh-mss.json" '.connections[0].flight.segments | map(tostring) | join("+")' "1460+471"
 jq_is "reshape mss: breaking hop" "$TMP/bh-mss.json" '.connections[0].detail.breaking' "tunnel"
 jq_is "reshape mss: reshape named" "$TMP/bh-mss.json" '.reshape' "mss"
+# Over IPv6 the captured cut itself no longer fits: 1228 + 60 = 1288 bytes.
+replay bh-v6 "$FIX" --path tunnel-1280-blackhole --ipv6 --expect blackhole
+jq_is "blackhole path over IPv6: outcomes" "$TMP/bh-v6.json" '[.connections[].outcome] | join(",")' "blackhole,blackhole"
+jq_is "blackhole path over IPv6: the captured cut was sent" "$TMP/bh-v6.json" '.connections[0].flight.segments | map(tostring) | join("+")' "1228+703"
+jq_is "blackhole path over IPv6: breaking hop" "$TMP/bh-v6.json" '.connections[1].detail.breaking' "tunnel"
 rc=0; "$S" replay "$FIX" --path tunnel-1280-blackhole --reshape mss --expect ok > /dev/null 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && ok || bad "a missed --expect exits 1, got $rc"
 
