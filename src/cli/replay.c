@@ -26,6 +26,11 @@ static const char replay_usage[] =
 	"server asked for a HelloRetryRequest, the second ClientHello; then sends\n"
 	"each one through PATH from the user-space client with the captured TCP\n"
 	"segment boundaries and the pauses between them, and judges it like 'run'.\n"
+	"A boundary the capture path's MSS made (the segment before it was full:\n"
+	"1228+703 under MSS 1228) is re-made at this path's MSS, as the client's TCP\n"
+	"stack would cut on it (1460+471 under MSS 1460); --exact keeps it. Every\n"
+	"other boundary (a short segment: a separate write, a split hello; a full\n"
+	"one followed by a pause of 1 ms or more) is kept.\n"
 	"Retransmitted and overlapping segments count once (the first transmission's\n"
 	"boundaries), out-of-order ones are put back in order, offload super-frames\n"
 	"(GSO/TSO) are cut at the connection's MSS. Pauses longer than 2000 ms are\n"
@@ -40,6 +45,8 @@ static const char replay_usage[] =
 	"      --reshape SPEC   replace the captured segmentation with a --shape SPEC\n"
 	"                       (mss, split@N, split@FIELD, records:SIZE, gap:MS, ...);\n"
 	"                       the JSON's flight.segments says what was sent\n"
+	"      --exact          keep every captured boundary, also those the capture\n"
+	"                       path's MSS made (the exact bytes of each captured segment)\n"
 	"      --ipv6           over IPv6 (automatic when every connection in the\n"
 	"                       capture is IPv6 and PATH can carry IPv6)\n"
 	"      --expect LIST    outcomes that count as a pass, comma-separated\n"
@@ -105,6 +112,8 @@ static void flight_json(struct sd_json *j, const struct sd_replay_flight *f)
 struct conn_head {
 	const struct sd_replay_conn *c;
 	size_t index;
+	size_t mss_cuts;            /* capture-MSS boundaries left to the lab's MSS */
+	bool exact;
 	const char *path, *server, *reshape;
 	const struct sd_cell_result *r;
 };
@@ -133,6 +142,8 @@ static void conn_head_json(struct sd_json *j, const void *ctx)
 	flight_json(j, &c->first);
 	sd_json_kbool(j, "gaps_capped", c->gaps_capped);
 	sd_json_kint(j, "mss", c->mss);
+	sd_json_kbool(j, "exact", h->exact);
+	sd_json_kint(j, "mss_cuts_remade", (long long)h->mss_cuts);
 	sd_json_kint(j, "retransmissions", c->retransmissions);
 	sd_json_kint(j, "out_of_order", c->out_of_order);
 	sd_json_kint(j, "gso_frames", c->gso_frames);
@@ -188,16 +199,42 @@ static int parse_expect(const char *s, bool *set)
 	return n ? 0 : -1;
 }
 
-/* The cut points and pauses of a planned connection, both flights. */
-static size_t plan_cuts(const struct sd_replay_conn *c, size_t *cuts, uint32_t *gaps)
+/* Segments this close together left in one burst (one write cut by TCP). */
+#define MSS_CUT_MAX_GAP_US 1000u
+
+/*
+ * Whether the cut before segment i of a flight was made by the capture
+ * path's MSS: the segment before it was full. Such a cut belongs to the
+ * path the capture was taken on, not to the client: on the lab's path the
+ * client's TCP stack would fill segments to this path's MSS instead.
+ */
+static bool mss_cut(const struct sd_replay_conn *c, const struct sd_replay_flight *f, size_t i)
+{
+	/* A full segment followed by a pause is still the client's own cut:
+	 * what came after was not there yet (a later write). */
+	return c->mss && i > 0 && f->seg[i - 1].len == c->mss && f->seg[i].gap_us < MSS_CUT_MAX_GAP_US;
+}
+
+/*
+ * The cut points and pauses of a planned connection, both flights. Unless
+ * exact, the capture path's MSS cuts are left out (the engine cuts at the
+ * lab's MSS); *dropped counts them.
+ */
+static size_t plan_cuts(const struct sd_replay_conn *c, bool exact, size_t *cuts, uint32_t *gaps,
+			size_t *dropped)
 {
 	const struct sd_replay_flight *fl[2] = { &c->first, &c->retry };
 	size_t n = 0;
 
+	*dropped = 0;
 	for (int f = 0; f < (c->has_retry ? 2 : 1); f++)
 		for (size_t i = 0; i < fl[f]->nseg; i++) {
 			if (!fl[f]->seg[i].off)
 				continue;
+			if (!exact && mss_cut(c, fl[f], i)) {
+				(*dropped)++;
+				continue;
+			}
 			cuts[n] = fl[f]->seg[i].off;
 			gaps[n++] = fl[f]->seg[i].gap_us;
 		}
@@ -206,12 +243,13 @@ static size_t plan_cuts(const struct sd_replay_conn *c, size_t *cuts, uint32_t *
 
 int cmd_replay(int argc, char **argv)
 {
-	enum { O_SERVER = 256, O_RESHAPE, O_IPV6, O_EXPECT, O_PCAP, O_KEYLOG, O_JSON, O_SEED };
+	enum { O_SERVER = 256, O_RESHAPE, O_IPV6, O_EXPECT, O_PCAP, O_KEYLOG, O_JSON, O_SEED, O_EXACT };
 	static const struct option opts[] = {
 		{ "path", required_argument, NULL, 'P' },
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "reshape", required_argument, NULL, O_RESHAPE },
 		{ "ipv6", no_argument, NULL, O_IPV6 },
+		{ "exact", no_argument, NULL, O_EXACT },
 		{ "expect", required_argument, NULL, O_EXPECT },
 		{ "pcap-dir", required_argument, NULL, O_PCAP },
 		{ "keylog", required_argument, NULL, O_KEYLOG },
@@ -230,7 +268,7 @@ int cmd_replay(int argc, char **argv)
 	struct sd_lab *lab = NULL;
 	struct sd_buf out = SD_BUF_INIT, rows = SD_BUF_INIT;
 	struct sd_json j;
-	bool want[SD_OUTCOME_MAX] = { false }, json = false, ipv6 = false, all6 = true;
+	bool want[SD_OUTCOME_MAX] = { false }, json = false, ipv6 = false, all6 = true, exact = false;
 	char err[512] = "";
 	uint8_t *data = NULL;
 	size_t len, failed = 0, errors = 0;
@@ -254,6 +292,7 @@ int cmd_replay(int argc, char **argv)
 				return cli_error(SD_EXIT_USAGE, "--reshape: %s", err);
 			break;
 		case O_IPV6: ipv6 = true; break;
+		case O_EXACT: exact = true; break;
 		case O_EXPECT:
 			if (parse_expect(optarg, want) < 0)
 				return cli_error(SD_EXIT_USAGE, "--expect '%s': want outcomes separated by commas (see --help)",
@@ -283,6 +322,8 @@ int cmd_replay(int argc, char **argv)
 	file = argv[optind];
 	if (!path_name)
 		return cli_error(SD_EXIT_USAGE, "--path is required (see 'shakedown replay --help')");
+	if (exact && reshape)
+		return cli_error(SD_EXIT_USAGE, "--exact keeps the captured segments, --reshape replaces them: not both");
 	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX)
 		return cli_error(SD_EXIT_USAGE, "--keylog: nginx has no hook for a key log (use --server openssl or node-pq)");
 
@@ -373,10 +414,11 @@ int cmd_replay(int argc, char **argv)
 		struct sd_cell cell = { .shape = shape, .ipv6 = ipv6, .replay = &fl };
 		struct sd_buf pcaps = SD_BUF_INIT;
 		char cseed[96], sub[4096], a[80], b[80], sizes[256], sent[256], gtxt[128];
+		size_t dropped = 0;
 		bool pass;
 
 		if (!reshape)
-			fl.ncuts = plan_cuts(pc, cuts, gaps);
+			fl.ncuts = plan_cuts(pc, exact, cuts, gaps, &dropped);
 		if (seed) {
 			snprintf(cseed, sizeof(cseed), "%s/%zu", seed, i + 1);
 			cell.seed = cseed;
@@ -400,7 +442,7 @@ int cmd_replay(int argc, char **argv)
 		failed += !pass;
 		errors += r.v.outcome == SD_ERROR;
 		if (json) {
-			struct conn_head h = { pc, i + 1, path.name, server_name, reshape, &r };
+			struct conn_head h = { pc, i + 1, dropped, exact, path.name, server_name, reshape, &r };
 			struct cli_cell_meta m = {
 				.path = path.name, .server = server_name,
 				.shape = reshape ? reshape : "captured", .ipv6 = ipv6,
@@ -438,8 +480,9 @@ int cmd_replay(int argc, char **argv)
 					      pc->retransmissions, pc->retransmissions == 1 ? "" : "s",
 					      pc->out_of_order, pc->gso_frames, pc->gso_frames == 1 ? "" : "s",
 					      pc->mss);
-			sd_buf_printf(&out, "  sent      %s%s%s\n", sent[0] ? sent : "nothing",
-				      reshape ? ", reshaped " : "", reshape ? reshape : "");
+			sd_buf_printf(&out, "  sent      %s%s%s%s\n", sent[0] ? sent : "nothing",
+				      reshape ? ", reshaped " : "", reshape ? reshape : "",
+				      dropped ? " (the capture path's MSS cuts re-made at this path's MSS; --exact keeps them)" : "");
 			sd_buf_printf(&out, "  outcome   %s%s\n", sd_outcome_name(r.v.outcome),
 				      pass ? "" : " (expected another)");
 			sd_buf_printf(&out, "  evidence  %s\n", r.v.detail);
