@@ -35,6 +35,7 @@ expect_exit 2 "no such file" "$SHAKEDOWN" replay "$TMP/nope.pcap" --path clean
 expect_exit 2 "no --path" "$SHAKEDOWN" replay "$fixture"
 expect_exit 2 "no capture" "$SHAKEDOWN" replay --path clean
 expect_exit 2 "bad --reshape" "$SHAKEDOWN" replay "$fixture" --path clean --reshape gap:99999
+expect_exit 2 "--exact with --reshape" "$SHAKEDOWN" replay "$fixture" --path clean --exact --reshape mss
 expect_exit 2 "bad --expect" "$SHAKEDOWN" replay "$fixture" --path clean --expect ok,fine
 expect_exit 2 "unknown path" "$SHAKEDOWN" replay "$fixture" --path no-such-path
 finish
