@@ -103,6 +103,12 @@ struct sd_engine_config {
 	 * numeric offsets are used as well, so passing them again is harmless. */
 	const size_t *splits;
 	size_t nsplits;
+	/* Per-piece pacing (replays of a capture): a first transmission that
+	 * starts at stream offset gap_offs[k] leaves gaps_us[k] after the one
+	 * sent before it, on top of the shape's gap. Borrowed; NULL: none. */
+	const size_t *gap_offs;
+	const uint32_t *gaps_us;
+	size_t ngaps;
 
 	/* Timing. */
 	uint32_t syn_rto_ms;            /* first SYN retransmission timeout */

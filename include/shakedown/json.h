@@ -33,6 +33,8 @@ void sd_json_str(struct sd_json *j, const char *s);
 void sd_json_strn(struct sd_json *j, const void *s, size_t n);
 void sd_json_int(struct sd_json *j, long long v);
 void sd_json_uint(struct sd_json *j, unsigned long long v);
+/* v / 1000 as a decimal number with three places: 12 -> 0.012 (µs as ms). */
+void sd_json_milli(struct sd_json *j, long long v);
 void sd_json_bool(struct sd_json *j, bool v);
 void sd_json_null(struct sd_json *j);
 /* key + value in one call */

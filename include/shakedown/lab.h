@@ -45,12 +45,42 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 		char *err, size_t errlen) SD_WUR;
 void sd_lab_close(struct sd_lab *lab);
 
+/*
+ * A captured client flight to send instead of a ClientHello built from a
+ * profile (a replay; shakedown/replay.h plans it). The harness holds no
+ * keys for a captured hello, so the handshake cannot be finished: the cell
+ * reads the server's records unencrypted up to its ServerHello, answers a
+ * HelloRetryRequest with the captured second flight, then lets the server
+ * send the rest, and judges the handshake as one that would complete when
+ * a ServerHello came and the server's flight arrived as whole records
+ * (as many bytes as the server reports it sent) before the path went quiet.
+ * Everything is borrowed for the cell.
+ */
+struct sd_cell_flight {
+	const uint8_t *stream;           /* first flight, then the retry flight */
+	size_t first_len;                /* [0, first_len): the first ClientHello's records */
+	size_t retry_len;                /* [first_len, +retry_len): sent after an HRR; 0 none */
+	const uint8_t *hello;            /* the first ClientHello message */
+	size_t hello_len;
+	const uint16_t *record_len;      /* its records' fragment lengths */
+	size_t nrecords;
+	size_t hello2_len;               /* the second ClientHello message, if any */
+	/* Segment boundaries (stream offsets, both flights) and the pause before
+	 * the piece starting at each; ncuts 0: the shape alone cuts. */
+	const size_t *cuts;
+	const uint32_t *gaps_us;
+	size_t ncuts;
+};
+
 struct sd_cell {
 	const struct sd_profile *profile;
 	const struct sd_hello_opts *hello_opts;   /* NULL: the profile as is */
 	const char *seed;                          /* NULL: fresh */
 	struct sd_shape shape;
 	bool ipv6;
+	/* A captured flight to replay (profile, hello_opts, seed's hello then
+	 * unused); NULL: the profile's ClientHello. */
+	const struct sd_cell_flight *replay;
 };
 
 #define SD_CELL_MAX_PKTS 4096

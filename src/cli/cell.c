@@ -86,10 +86,14 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 		sd_json_kstr(j, "id", m->id);
 		sd_json_kstr(j, "group", m->group);
 	}
-	sd_json_kstr(j, "profile", m->profile);
-	sd_json_kstr(j, "path", m->path);
-	sd_json_kstr(j, "server", m->server);
-	sd_json_kstr(j, "client", "engine");
+	if (m->head) {
+		m->head(j, m->head_ctx);
+	} else {
+		sd_json_kstr(j, "profile", m->profile);
+		sd_json_kstr(j, "path", m->path);
+		sd_json_kstr(j, "server", m->server);
+		sd_json_kstr(j, "client", "engine");
+	}
 	sd_json_kstr(j, "shape", m->shape);
 	sd_json_kstr(j, "family", m->ipv6 ? "ipv6" : "ipv4");
 	sd_json_kstr(j, "seed", r->seed);

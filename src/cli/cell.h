@@ -23,6 +23,10 @@ struct cli_cell_meta {
 	const char *id, *group, *rule;
 	/* run --detect: the Radar-style probes (CLI_NDETECT), or NULL */
 	const struct cli_detection *detections;
+	/* replay: writes the leading keys in place of profile, path, server
+	 * and client (a captured connection names its own endpoints) */
+	void (*head)(struct sd_json *j, const void *ctx);
+	const void *head_ctx;
 };
 
 const char *cli_group_label(uint16_t g, char *tmp, size_t n);

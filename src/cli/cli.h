@@ -48,6 +48,7 @@ int cmd_topo(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_bisect(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 
 

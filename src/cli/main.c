@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "shakedown/endpoint.h"
 #include "shakedown/err.h"
+#include "shakedown/peer.h"
 
 const char *cli_cmd = NULL;
 
@@ -166,6 +168,7 @@ static const struct command commands[] = {
 	{ "hello", cmd_hello, "build a ClientHello from a profile (--json, --out FILE)" },
 	{ "dissect", cmd_dissect, "field map of a ClientHello record stream or a pcap/pcapng capture" },
 	{ "run", cmd_run, "one cell: a profile through a path to a server, every hop watched" },
+	{ "replay", cmd_replay, "a capture's TLS client flights through a path, captured segmentation" },
 	{ "matrix", cmd_matrix, "many cells: profiles x paths x servers, as a matrix, JSON, JUnit, HTML" },
 	{ "bisect", cmd_bisect, "find where the outcome flips over size, MTU, split point or gap" },
 	{ "merge", cmd_merge, "join the JSON of sharded matrix runs into one report" },

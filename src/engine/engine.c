@@ -465,7 +465,7 @@ static int txq_push(struct eng *e, uint32_t off, uint32_t len, uint64_t due, uin
 static int queue_burst(struct eng *e, size_t start, size_t end)
 {
 	const struct sd_shape *s = &e->cfg->shape;
-	uint64_t gap = (uint64_t)s->gap_ms * 1000u, base = e->now;
+	uint64_t gap = (uint64_t)s->gap_ms * 1000u, base = e->now, extra = 0;
 	int n, ret;
 
 	n = sd_shape_cut(start, end, e->cuts, e->ncuts, e->mss, e->pieces, PIECES_MAX);
@@ -477,6 +477,12 @@ static int queue_burst(struct eng *e, size_t start, size_t end)
 	for (int i = 0; i < n; i++) {
 		const struct sd_shape_piece *p = &e->pieces[e->order[i]];
 		uint64_t due = base + (uint64_t)i * gap;
+
+		/* A replayed capture's own pauses add up before each piece. */
+		for (size_t k = 0; k < e->cfg->ngaps; k++)
+			if (i && e->cfg->gap_offs[k] == p->off)
+				extra += e->cfg->gaps_us[k];
+		due += extra;
 
 		ret = txq_push(e, (uint32_t)p->off, (uint32_t)p->len, due, 0);
 		if (ret == 0 && s->dup)
@@ -1250,6 +1256,7 @@ static int check_config(const struct sd_engine_config *c)
 		return -SD_EVALUE;
 	if (!c->sport || !c->dport || c->flight_len > INT32_MAX ||
 	    (c->flight_len && !c->flight) || (c->nsplits && !c->splits) ||
+	    (c->ngaps && (!c->gap_offs || !c->gaps_us)) ||
 	    c->nsplits > 256 || c->shape.ipfrag % 8 || c->stream_max > INT32_MAX ||
 	    c->shape.nsplit > SD_SHAPE_MAX_SPLITS || !c->deadline_ms)
 		return -SD_EVALUE;

@@ -591,6 +591,124 @@ static int resolve_splits(struct sd_hello *h, const struct sd_shape *sh, const u
 	return 0;
 }
 
+/* ---- replays: a captured flight, no keys ------------------------------- */
+
+struct replayctx {
+	const struct sd_cell_flight *fl;
+	struct sd_flight sf;          /* the server's plaintext records, re-read each time */
+	bool hrr, server_hello, alert, failed;
+	uint16_t group;
+	uint8_t alert_level, alert_desc;
+	char why[160];
+};
+
+/*
+ * The server's plaintext messages so far: a HelloRetryRequest is answered
+ * with the captured second flight; a ServerHello or an alert is noted. The
+ * encrypted rest cannot be read: the engine keeps reading until the path
+ * is quiet.
+ */
+static int on_replay_data(void *ctx, const uint8_t *stream, size_t len, struct sd_buf *out)
+{
+	struct replayctx *c = ctx;
+	int n = sd_flight_parse(stream, len, &c->sf);
+
+	if (n < 0) {
+		snprintf(c->why, sizeof(c->why), "the server's stream is not TLS records: %s", sd_strerror(n));
+		c->failed = true;
+		return SD_APP_FAIL;
+	}
+	for (size_t i = 0; i < c->sf.nmsgs; i++) {
+		struct sd_server_hello sh;
+
+		if (c->sf.msgs[i].type != SD_HS_SERVER_HELLO ||
+		    sd_server_hello_parse(sd_flight_msg(&c->sf, i), c->sf.msgs[i].len, &sh) < 0)
+			continue;
+		if (!sh.hrr) {
+			c->server_hello = true;
+			c->group = sh.group;
+		} else if (i == 0 && !c->hrr) {
+			c->hrr = true;
+			if (!c->fl->retry_len) {
+				snprintf(c->why, sizeof(c->why),
+					 "the server sent a HelloRetryRequest (group 0x%04x) and the capture holds no second ClientHello to answer it",
+					 sh.group);
+				c->failed = true;
+				break;
+			}
+			sd_buf_put(out, c->fl->stream + c->fl->first_len, c->fl->retry_len);
+		}
+	}
+	if (c->sf.has_alert) {
+		c->alert = true;
+		c->alert_level = c->sf.alert_level;
+		c->alert_desc = c->sf.alert_desc;
+	}
+	sd_flight_free(&c->sf);
+	return c->failed || c->alert ? SD_APP_FAIL : SD_APP_MORE;
+}
+
+/* Whether stream is whole TLS records (none cut at its end); *nrec counts them. */
+static bool whole_records(const uint8_t *stream, size_t len, size_t *nrec)
+{
+	struct sd_cursor c;
+	struct sd_record rec;
+
+	*nrec = 0;
+	sd_cursor_init(&c, stream, len);
+	while (sd_cursor_left(&c)) {
+		if (sd_record_parse(&c, &rec) < 0)
+			return false;
+		(*nrec)++;
+	}
+	return true;
+}
+
+/*
+ * The replayed flight in place of a built one: the captured records (or,
+ * with a records: shape, the captured hello re-wrapped), the hello, and the
+ * stream offsets of split@FIELD names through the captured records.
+ */
+static int replay_flight(struct sd_lab *lab, const struct sd_cell *cell, struct sd_buf *ch,
+			 struct sd_buf *flight, size_t *splits, size_t *nsplits, char *err,
+			 size_t errlen)
+{
+	const struct sd_cell_flight *fl = cell->replay;
+	size_t moffs[SD_SHAPE_MAX_SPLITS], n;
+	int ret;
+
+	sd_buf_put(ch, fl->hello, fl->hello_len);
+	if (cell->shape.records) {
+		size_t size = cell->shape.records;
+		uint16_t version = fl->first_len >= 3 ? (uint16_t)(fl->stream[1] << 8 | fl->stream[2]) : SD_TLS10;
+
+		ret = sd_record_build(flight, SD_CT_HANDSHAKE, version, fl->hello, fl->hello_len, &size, 1);
+	} else {
+		sd_buf_put(flight, fl->stream, fl->first_len);
+		ret = sd_buf_error(flight);
+	}
+	if (ret < 0 || (ret = sd_buf_error(ch)) < 0) {
+		snprintf(err, errlen, "copying the captured flight: %s", sd_strerror(ret));
+		return ret;
+	}
+	ret = resolve_splits(&lab->split_hello, &cell->shape, fl->hello, fl->hello_len, moffs, &n,
+			     err, errlen);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = moffs[i], start = 0, k = 0;
+
+		if (cell->shape.records) {
+			splits[(*nsplits)++] = stream_offset(m, cell->shape.records);
+			continue;
+		}
+		while (k < fl->nrecords && m >= start + fl->record_len[k])
+			start += fl->record_len[k++];
+		splits[(*nsplits)++] = m + SD_RECORD_HDR * (k + 1);
+	}
+	return 0;
+}
+
 /* Packets counted by a hop's icmp-filter rules so far (cumulative). */
 static uint64_t icmp_filter_count(const struct sd_lab *lab, size_t hop)
 {
@@ -691,6 +809,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	const struct sd_topo *t = lab->topo;
 	struct sd_buf ch = SD_BUF_INIT, flight = SD_BUF_INIT;
 	struct cellctx cc;
+	struct replayctx *rp = NULL;
 	struct engine_job ej;
 	struct sd_rng rng;
 	struct sd_vd_input in;
@@ -713,12 +832,24 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		return ret;
 	}
 	snprintf(r->seed, sizeof(r->seed), "%s", rng.seed);
+	rec = cell->shape.records;
+	if (cell->replay) {
+		rp = calloc(1, sizeof(*rp));
+		if (!rp) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		rp->fl = cell->replay;
+		ret = replay_flight(lab, cell, &ch, &flight, splits, &nsplits, err, errlen);
+		if (ret < 0)
+			goto out;
+		goto built;
+	}
 	ret = sd_hello_build(cell->profile, cell->hello_opts, &rng, st, &ch);
 	if (ret < 0) {
 		snprintf(err, errlen, "building the ClientHello: %s", sd_strerror(ret));
 		goto out;
 	}
-	rec = cell->shape.records;
 	{
 		size_t size = rec ? rec : SD_RECORD_PLAIN_MAX;
 
@@ -738,6 +869,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		for (size_t i = 0; i < n; i++)
 			splits[nsplits++] = stream_offset(moffs[i], rec);
 	}
+built:
 	(void)!sd_hello_parse(ch.data, ch.len, &lab->hello);
 	r->hello = malloc(ch.len);
 	r->flight = malloc(flight.len);
@@ -749,7 +881,9 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	r->hello_len = ch.len;
 	memcpy(r->flight, flight.data, flight.len);
 	r->flight_len = flight.len;
-	for (size_t left = ch.len; left && r->nrecords < 64;) {
+	for (size_t i = 0; cell->replay && !rec && i < cell->replay->nrecords && i < 64; i++)
+		r->record_lengths[r->nrecords++] = cell->replay->record_len[i];
+	for (size_t left = cell->replay && !rec ? 0 : ch.len; left && r->nrecords < 64;) {
 		size_t n = rec && rec < left ? rec : left;
 
 		if (!rec && n > SD_RECORD_PLAIN_MAX)
@@ -800,6 +934,19 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	ej.cfg.drain_on_done = true;
 	ej.cfg.on_data = on_data;
 	ej.cfg.ctx = &cc;
+	if (rp) {
+		ej.cfg.on_data = on_replay_data;
+		ej.cfg.ctx = rp;
+		ej.cfg.splits = cell->replay->cuts;
+		ej.cfg.nsplits = cell->replay->ncuts;
+		ej.cfg.gap_offs = cell->replay->cuts;
+		ej.cfg.gaps_us = cell->replay->gaps_us;
+		ej.cfg.ngaps = cell->replay->gaps_us ? cell->replay->ncuts : 0;
+		if (nsplits) {     /* a reshape's split@ points replace the captured cuts */
+			ej.cfg.splits = splits;
+			ej.cfg.nsplits = nsplits;
+		}
+	}
 
 	sd_observer_reset(lab->obs);
 	/* A cell's flows start clean in every user-space hop, its random
@@ -908,6 +1055,30 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		c->t_end_us = (uint32_t)(e->t_end * 1000);
 		if (cc.sess.hrr)
 			r->hello2_len = cc.sess.ch2.len;
+		if (rp) {
+			size_t nrec = 0;
+
+			/* No keys: the handshake would complete when the ServerHello
+			 * came and the server's whole flight followed it intact. */
+			c->hrr = rp->hrr;
+			c->server_hello = rp->server_hello;
+			c->group = rp->group;
+			c->alert = rp->alert;
+			c->alert_level = rp->alert_level;
+			c->alert_desc = rp->alert_desc;
+			c->handshake_done = false;
+			c->server_bytes = e->server_len;
+			snprintf(c->why, sizeof(c->why), "%s%s%s", e->reason ? e->reason : "",
+				 rp->why[0] ? "; " : "", rp->why);
+			if (rp->server_hello && !rp->alert && e->state == SD_ENGINE_STALL &&
+			    whole_records(e->server, e->server_len, &nrec) &&
+			    (!r->conn_present || r->conn.bytes_out <= e->server_len))
+				c->end = SD_VD_END_DONE;
+			if (rp->failed && !rp->alert)
+				c->end = SD_VD_END_ERROR;
+			if (rp->hrr && cell->replay->retry_len)
+				r->hello2_len = cell->replay->hello2_len;
+		}
 	}
 	if (r->conn_present) {
 		struct sd_vd_server *s = &r->server;
@@ -1000,6 +1171,12 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	sd_verdict_judge(&in, &r->v);
 	if (r->client.handshake_done)
 		r->v.server_flight = r->client.server_bytes;
+	if (rp && (r->v.outcome == SD_OK || r->v.outcome == SD_OK_HRR)) {
+		size_t l = strlen(r->v.detail);
+
+		snprintf(r->v.detail + l, sizeof(r->v.detail) - l,
+			 " as whole records; the handshake would complete (a captured hello: no keys to finish it)");
+	}
 	if ((ret = sd_verdict_ladder_build(&in, &r->lad)) < 0) {
 		snprintf(err, errlen, "building the ladder: %s", sd_strerror(ret));
 		goto out;
@@ -1008,6 +1185,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	r->t_total_ms = now_ms() - t0;
 	ret = 0;
 out:
+	free(rp);
 	sd_session_free(&cc.sess);
 	sd_hello_state_clear(st);
 	sd_buf_free(&ch);

@@ -149,6 +149,16 @@ void sd_json_int(struct sd_json *j, long long v)
 	sd_buf_put(j->out, t, (size_t)n);
 }
 
+void sd_json_milli(struct sd_json *j, long long v)
+{
+	char t[40];
+	unsigned long long a = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	int n = snprintf(t, sizeof(t), "%s%llu.%03llu", v < 0 ? "-" : "", a / 1000, a % 1000);
+
+	before(j);
+	sd_buf_put(j->out, t, (size_t)n);
+}
+
 void sd_json_uint(struct sd_json *j, unsigned long long v)
 {
 	char t[32];

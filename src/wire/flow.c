@@ -630,6 +630,16 @@ static int process(struct builder *b, const struct sd_capture_pkt *cp)
 		set->not_ip++;
 		return 0;
 	}
+	/*
+	 * A super-frame's IP length says nothing (0, or what it held), so
+	 * only the record's original length tells that snaplen cut it: its
+	 * payload was longer by what the capture dropped.
+	 */
+	if ((p.flags & SD_PKT_GSO) && !p.frag && cp->origlen > cp->caplen) {
+		p.flags |= SD_PKT_CUT;
+		p.l3_wire_len += cp->origlen - cp->caplen;
+		p.payload_wire_len += cp->origlen - cp->caplen;
+	}
 	if (p.flags & SD_PKT_CUT)
 		set->cut++;
 	if (p.frag)
