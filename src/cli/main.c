@@ -12,9 +12,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "shakedown/endpoint.h"
+#include "rootless.h"
 #include "shakedown/err.h"
-#include "shakedown/peer.h"
 
 const char *cli_cmd = NULL;
 
@@ -190,6 +189,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n"
 		"Run 'shakedown COMMAND --help' for a command's options.\n"
+		"As an ordinary user, run, matrix and topo up enter a user namespace of\n"
+		"their own (rootless mode; SHAKEDOWN_ROOTLESS=1 forces it, 0 disables it).\n"
 		"Exit codes: 0 expectations met, 1 some not met, 2 usage or input error,\n"
 		"3 environment error, 4 internal error.\n");
 }
@@ -211,7 +212,12 @@ int main(int argc, char **argv)
 	}
 	for (const struct command *c = commands; c->name; c++) {
 		if (strcmp(argv[1], c->name) == 0) {
+			int ret;
+
 			cli_cmd = c->name;
+			/* Before any thread: unshare(CLONE_NEWUSER) needs that. */
+			if ((ret = cli_rootless_prepare(argc - 1, argv + 1)) != 0)
+				return ret;
 			return c->fn(argc - 1, argv + 1);
 		}
 	}

@@ -1407,7 +1407,10 @@ static void loopback_up(void)
  * nginx in the foreground, one process, everything under a private
  * prefix: the lab key and (padded) chain, a TLS 1.3-only server block
  * that answers any request, logs on stderr (its last line names a start
- * failure). Groups: OpenSSL 3.0's, X25519 first.
+ * failure). Groups: OpenSSL 3.0's, X25519 first. "user root root":
+ * without it nginx, started as root, chowns its temp paths to "nobody",
+ * which a rootless run's user namespace does not map (EINVAL); with no
+ * worker process there is no one to drop privileges to anyway.
  */
 static int nginx_start(struct sd_server *srv, const struct sd_server_cfg *cfg, int family)
 {
@@ -1438,7 +1441,8 @@ static int nginx_start(struct sd_server *srv, const struct sd_server_cfg *cfg, i
 	}
 	snprintf(confpath, sizeof(confpath), "%s/nginx.conf", srv->nginx_dir);
 	snprintf(conf, sizeof(conf),
-		 "daemon off;\nmaster_process off;\nworker_processes 1;\npid %s/nginx.pid;\n"
+		 "daemon off;\nmaster_process off;\nworker_processes 1;\nuser root root;\n"
+		 "pid %s/nginx.pid;\n"
 		 "error_log stderr warn;\nevents { worker_connections 256; }\n"
 		 "http {\n  access_log off;\n"
 		 "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"

@@ -392,8 +392,8 @@ static int open_socket(struct sd_mbox *m)
 		return -errno;
 	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
 		goto fail;
-	/* FORCE needs CAP_NET_ADMIN, which built the topology; the plain
-	 * options cap at the sysctl limits. */
+	/* FORCE needs CAP_NET_ADMIN in the initial user namespace (a rootless
+	 * run lacks it); the plain options cap at the sysctl limits. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
