@@ -1219,7 +1219,10 @@ static uint64_t next_wake(const struct eng *e)
 			t = min_u64(t, e->rto_due);
 		if (e->exhausted)
 			t = min_u64(t, e->last_activity + e->quiet_us);
-		else
+		else if (e->snd_una == e->snd_max && (!e->ntxq || txq_blocked(e)))
+			/* The idle stop (timers) only applies with nothing due to
+			 * send: a segment held back by a pause must not wake us
+			 * at once, over and over, until it is due. */
 			t = min_u64(t, e->last_activity + (uint64_t)c->idle_ms * 1000u);
 	}
 	return t > e->now ? t - e->now : 0;
