@@ -52,14 +52,18 @@ struct sd_observed {
 	 * after, with no ICMP too-big toward the client). */
 	bool decided;
 	bool stuck;
+	bool client_gave_up;          /* the client sent a FIN or RST on it first */
+	size_t connections;           /* the client's connections seen (SYN captured) */
 	char decided_by[64];          /* "handshake completed", "reset", "stuck" ... */
 };
 
 /*
- * Rebuilds the first TCP connection from the client to server_addr (4 or
- * 16 bytes by family 4 / 6) port server_port out of pkts (only node 0,
- * side 0 frames are used), as of now_ns (CLOCK_REALTIME, the frames'
- * clock; 0: the last frame's time). *o is zeroed first and owns its
+ * Rebuilds the client's TCP connections to server_addr (4 or 16 bytes by
+ * family 4 / 6) port server_port out of pkts (only node 0, side 0 frames
+ * are used; a connection counts when its SYN was captured), as of now_ns
+ * (CLOCK_REALTIME, the frames' clock; 0: the last frame's time), and
+ * describes the one that got furthest (completed, then ended by the path
+ * or server, then the first). *o is zeroed first and owns its
  * buffers until sd_observed_free. Returns 0 (found false when no such
  * connection was captured), -ENOMEM.
  */

@@ -154,33 +154,18 @@ out:
 	return ret < 0 ? ret : 0;
 }
 
-int sd_observed_build(const struct sd_vd_pkt *pkts, size_t n, int family,
-		      const uint8_t *server_addr, uint16_t server_port, uint64_t now_ns,
-		      struct sd_observed *o)
+/* One connection's facts (fl: its streams); *o zeroed by the caller. */
+static int one_flow(const struct sd_vd_pkt *pkts, size_t n, int family, const uint8_t *server_addr,
+		    uint16_t server_port, uint64_t now_ns, const struct sd_flow *fl, struct sd_observed *o)
 {
 	struct sd_vd_client *cl = &o->client;
-	struct sd_flowset set = { 0 };
-	const struct sd_flow *fl = NULL;
 	uint64_t t0 = 0, last_retx = 0, last_ts = 0;
 	uint32_t base = 0, acked_abs = 0, max_end = 0;
 	bool synack = false, srv_rst = false, cli_rst = false, srv_fin = false, cli_fin = false,
 	     have_ack = false, encrypted = false;
 	int ret;
 
-	memset(o, 0, sizeof(*o));
 	cl->end = SD_VD_END_STALL;
-	if ((ret = rebuild(pkts, n, &set)) < 0)
-		goto out;
-	for (size_t i = 0; i < set.n && !fl; i++) {
-		const struct sd_flow *f = &set.flows[i];
-
-		if (f->family == family && f->srv.port == server_port && same(f->srv.addr, server_addr, family))
-			fl = f;
-	}
-	if (!fl) {
-		ret = 0;
-		goto out;
-	}
 	o->found = true;
 	o->sport = fl->cli.port;
 	base = fl->cli.base;
@@ -250,9 +235,11 @@ int sd_observed_build(const struct sd_vd_pkt *pkts, size_t n, int family,
 		} else {
 			if ((p.tcp.flags & (SD_TCP_SYN | SD_TCP_ACK)) == (SD_TCP_SYN | SD_TCP_ACK))
 				synack = true;
-			if (p.tcp.flags & SD_TCP_RST)
+			/* A FIN or RST answering the client's own is not the
+			 * server ending the connection. */
+			if ((p.tcp.flags & SD_TCP_RST) && !cli_rst && !cli_fin)
 				srv_rst = true;
-			if (p.tcp.flags & SD_TCP_FIN)
+			if ((p.tcp.flags & SD_TCP_FIN) && !cli_rst && !cli_fin)
 				srv_fin = true;
 			if ((p.tcp.flags & SD_TCP_ACK) && !(p.tcp.flags & SD_TCP_SYN) &&
 			    (!have_ack || (int32_t)(p.tcp.ack - acked_abs) > 0)) {
@@ -302,11 +289,11 @@ int sd_observed_build(const struct sd_vd_pkt *pkts, size_t n, int family,
 	} else if (srv_fin) {
 		cl->end = SD_VD_END_CLOSED;
 		decided(o, "closed");
-	} else if (cli_rst || cli_fin) {
-		/* The program gave up: nothing more will happen on this
-		 * connection; the path's captures say why. */
-		decided(o, cli_rst ? "the client reset" : "the client closed");
 	}
+	/* The program giving up on a connection decides nothing: it may try
+	 * again on another (Chromium does); its exit or the deadline ends the
+	 * cell then. */
+	o->client_gave_up = cli_rst || cli_fin;
 	if (cl->alert)
 		decided(o, "alert");
 	if (!now_ns)
@@ -320,6 +307,60 @@ int sd_observed_build(const struct sd_vd_pkt *pkts, size_t n, int family,
 	}
 	ret = 0;
 out:
+	return ret;
+}
+
+/* How far a connection got: completed, ended by the path or server, or not yet. */
+static int rank(const struct sd_observed *o)
+{
+	return o->client.handshake_done ? 3 : o->decided ? 2 : 1;
+}
+
+int sd_observed_build(const struct sd_vd_pkt *pkts, size_t n, int family,
+		      const uint8_t *server_addr, uint16_t server_port, uint64_t now_ns,
+		      struct sd_observed *o)
+{
+	struct sd_flowset set = { 0 };
+	struct sd_observed *tmp = NULL;
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	o->client.end = SD_VD_END_STALL;
+	if ((ret = rebuild(pkts, n, &set)) < 0)
+		goto out;
+	/*
+	 * The client's connections to the server whose SYN was captured (a
+	 * packet of an earlier cell's connection may still trickle in); the
+	 * one that got furthest, the first of those, stands for the client.
+	 */
+	for (size_t i = 0; i < set.n; i++) {
+		const struct sd_flow *f = &set.flows[i];
+
+		if (f->family != family || f->srv.port != server_port ||
+		    !same(f->srv.addr, server_addr, family) || !f->cli.syn)
+			continue;
+		if (!tmp && !(tmp = calloc(1, sizeof(*tmp)))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memset(tmp, 0, sizeof(*tmp));
+		if ((ret = one_flow(pkts, n, family, server_addr, server_port, now_ns, f, tmp)) < 0) {
+			sd_observed_free(tmp);
+			goto out;
+		}
+		tmp->connections = o->connections + 1;
+		if (!o->found || rank(tmp) > rank(o)) {
+			sd_observed_free(o);
+			*o = *tmp;
+			memset(tmp, 0, sizeof(*tmp));
+		} else {
+			o->connections = tmp->connections;
+			sd_observed_free(tmp);
+		}
+	}
+	ret = 0;
+out:
+	free(tmp);
 	sd_flowset_free(&set);
 	if (ret < 0)
 		sd_observed_free(o);
