@@ -430,7 +430,7 @@ static int expand(struct ctx *c)
 
 		c->line = s->line;
 		if ((!s->profiles.n && !s->clients.n) || !s->paths.n)
-			return fail(c, -SD_EVALUE, "[cells %s]: profiles (or clients) and paths are required",
+			return fail(c, -SD_EVALUE, "[cells %s]: profiles and paths are required (clients may stand for profiles)",
 				    m->groups[s->group].name);
 		if (s->profiles.n + s->clients.n > MAX_LIST)
 			return fail(c, -SD_ELIMIT, "[cells %s]: more than %d profiles and clients",
