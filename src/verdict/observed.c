@@ -39,7 +39,8 @@ static bool on_client_link(const struct sd_vd_pkt *p)
  * ClientHello after a HelloRetryRequest (§4.1.4), and whether an encrypted
  * record followed (the client's Finished, §4.4.4, goes in one).
  */
-static int client_records(const uint8_t *s, size_t len, struct sd_observed *o, bool *encrypted)
+static int client_records(const uint8_t *s, size_t len, struct sd_observed *o, bool *encrypted,
+			  size_t *enc_off)
 {
 	struct sd_buf hs = SD_BUF_INIT;
 	struct sd_cursor c;
@@ -54,6 +55,7 @@ static int client_records(const uint8_t *s, size_t len, struct sd_observed *o, b
 
 		if (r.type == SD_CT_APPDATA) {
 			*encrypted = true;
+			*enc_off = r.offset;
 			break;
 		}
 		if (r.type != SD_CT_HANDSHAKE)
@@ -136,6 +138,33 @@ static void server_records(const uint8_t *s, size_t len, struct sd_vd_client *cl
 	sd_buf_free(&hs);
 }
 
+/*
+ * The server's flight as the client answered it: server stream bytes that
+ * had reached the client when it sent the record at client stream offset
+ * fin (its Finished), so tickets and data sent later do not count.
+ */
+static size_t flight_answered(const struct sd_flow *fl, size_t fin)
+{
+	uint64_t t_fin = 0;
+	size_t end = 0;
+
+	for (uint32_t i = 0; i < fl->cli.nsegs && !t_fin; i++) {
+		const struct sd_flow_seg *g = &fl->cli.segs[i];
+
+		if (g->rel >= 0 && (size_t)g->rel <= fin && fin < (size_t)g->rel + g->len)
+			t_fin = g->ts_ns;
+	}
+	if (!t_fin)
+		return fl->srv.len;
+	for (uint32_t i = 0; i < fl->srv.nsegs; i++) {
+		const struct sd_flow_seg *g = &fl->srv.segs[i];
+
+		if (g->ts_ns <= t_fin && g->rel >= 0 && (size_t)g->rel + g->len > end)
+			end = (size_t)g->rel + g->len;
+	}
+	return end < fl->srv.len ? end : fl->srv.len;
+}
+
 /* The connection's frames on the client's link, as a pcap, rebuilt. */
 static int rebuild(const struct sd_vd_pkt *pkts, size_t n, struct sd_flowset *set)
 {
@@ -163,6 +192,7 @@ static int one_flow(const struct sd_vd_pkt *pkts, size_t n, int family, const ui
 	uint32_t base = 0, acked_abs = 0, max_end = 0;
 	bool synack = false, srv_rst = false, cli_rst = false, srv_fin = false, cli_fin = false,
 	     have_ack = false, encrypted = false;
+	size_t enc_off = 0;
 	int ret;
 
 	cl->end = SD_VD_END_STALL;
@@ -250,7 +280,7 @@ static int one_flow(const struct sd_vd_pkt *pkts, size_t n, int family, const ui
 	}
 
 	/* The streams: the client's first flight and what came back. */
-	if ((ret = client_records(fl->cli.stream, fl->cli.len, o, &encrypted)) < 0)
+	if ((ret = client_records(fl->cli.stream, fl->cli.len, o, &encrypted, &enc_off)) < 0)
 		goto out;
 	/* Segments listed before the hello's end was known: the first flight only. */
 	{
@@ -275,6 +305,8 @@ static int one_flow(const struct sd_vd_pkt *pkts, size_t n, int family, const ui
 		cl->acked = a < o->flight_len ? a : (uint32_t)o->flight_len;
 	}
 	cl->handshake_done = encrypted && cl->server_hello;
+	if (cl->handshake_done)
+		cl->server_bytes = flight_answered(fl, enc_off);
 	cl->t_end_us = last_ts > t0 ? (uint32_t)((last_ts - t0) / 1000) : 0;
 
 	if (cl->handshake_done) {
