@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <dirent.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <signal.h>
 
@@ -23,13 +25,15 @@
 extern const struct sd_builtin_file sd_peer_scripts[];
 
 #define NODE_SCRIPT "node-lab-client.js"
+#define DIR_PREFIX "/tmp/shakedown-chromium-"
+#define STALE_S 60
 #define MAX_ARGS 40
 
 static const struct {
 	const char *name, *desc;
 } kinds[SD_CLIENT_MAX] = {
-	[SD_CLIENT_CHROMIUM] = { "chromium", "Chromium headless (Debian's): X25519MLKEM768 + X25519 shares, ~1.9 KB hello" },
-	[SD_CLIENT_NODE_PQ] = { "node-pq", "Node.js 24 tls.connect, OpenSSL 3.5: X25519MLKEM768 + X25519 shares, ~1.5 KB hello" },
+	[SD_CLIENT_CHROMIUM] = { "chromium", "Chromium headless (Debian's): GREASE, X25519MLKEM768 + X25519 shares, ~1.9 KB hello" },
+	[SD_CLIENT_NODE_PQ] = { "node-pq", "Node.js 24 tls.connect, OpenSSL 3.5: X25519MLKEM768 + X25519 shares, 1.5 KB hello" },
 	[SD_CLIENT_OPENSSL] = { "openssl", "openssl s_client (Debian's OpenSSL 3.0): X25519 share, classic hello" },
 	[SD_CLIENT_CURL] = { "curl", "curl (Debian's, OpenSSL 3.0): X25519 share, classic hello" },
 };
@@ -101,6 +105,8 @@ int sd_client_check(enum sd_client_kind k, char *why, size_t whylen)
 	return -ENOENT;
 }
 
+static bool in_use(const char *dir);
+
 struct sd_client {
 	struct sd_proc *proc;
 	char dir[64];                /* Chromium's private directory; "" none */
@@ -151,6 +157,36 @@ static void json_escape(const char *s, char *out, size_t n)
 	out[k] = 0;
 }
 
+/*
+ * Chromium's directories that a harness killed with SIGKILL could not
+ * remove: ours (uid), older than STALE_S seconds, and named in no live
+ * process's command line.
+ */
+static void sweep_stale(void)
+{
+	const char *base = strrchr(DIR_PREFIX, '/') + 1;
+	time_t now = time(NULL);
+	struct dirent *e;
+	DIR *d;
+
+	if (!(d = opendir("/tmp")))
+		return;
+	while ((e = readdir(d))) {
+		char fn[64];
+		struct stat st;
+
+		if (strncmp(e->d_name, base, strlen(base)) != 0 ||
+		    strlen(e->d_name) != strlen(base) + 6)
+			continue;
+		snprintf(fn, sizeof(fn), "/tmp/%s", e->d_name);
+		if (lstat(fn, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    now - st.st_mtime < STALE_S || in_use(fn))
+			continue;
+		sd_rm_tree(fn);
+	}
+	closedir(d);
+}
+
 int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, char *err,
 		    size_t errlen)
 {
@@ -179,7 +215,8 @@ int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, cha
 		 * of their own, and are found at the stop by that directory in
 		 * their command lines. (--disable-crashpad-for-testing would
 		 * spare them, but crashes Chromium 156's network service.) */
-		snprintf(c->dir, sizeof(c->dir), "/tmp/shakedown-chromium-XXXXXX");
+		sweep_stale();
+		snprintf(c->dir, sizeof(c->dir), DIR_PREFIX "XXXXXX");
 		if (!mkdtemp(c->dir)) {
 			ret = -errno;
 			c->dir[0] = 0;
@@ -301,6 +338,31 @@ static bool cmdline_has(const char *pid, const char *dir)
 	return false;
 }
 
+/* Processes whose command line mentions dir: killed (kill) or counted. */
+static size_t procs_with(const char *dir, bool kill_them)
+{
+	DIR *d;
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!dir[0] || !(d = opendir("/proc")))
+		return 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !cmdline_has(e->d_name, dir))
+			continue;
+		n++;
+		if (kill_them)
+			(void)kill((pid_t)strtol(e->d_name, NULL, 10), SIGKILL);
+	}
+	closedir(d);
+	return n;
+}
+
+static bool in_use(const char *dir)
+{
+	return procs_with(dir, false) > 0;
+}
+
 /*
  * Kills what the program started outside its process group: Chromium's
  * crash handlers (double-forked into sessions of their own, children of
@@ -309,18 +371,7 @@ static bool cmdline_has(const char *pid, const char *dir)
  */
 static void kill_detached(const char *dir)
 {
-	DIR *d;
-	struct dirent *e;
-
-	if (!dir[0] || !(d = opendir("/proc")))
-		return;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		if (cmdline_has(e->d_name, dir))
-			(void)kill((pid_t)strtol(e->d_name, NULL, 10), SIGKILL);
-	}
-	closedir(d);
+	(void)procs_with(dir, true);
 }
 
 void sd_client_stop(struct sd_client *c)
