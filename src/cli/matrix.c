@@ -204,7 +204,7 @@ static int resolve(struct run *r)
 			if (sd_client_check(r->clients[i], why, sizeof(why)) < 0)
 				return cli_error(SD_EXIT_ENV, "%s:%d: client %s: %s", r->where, nm->line,
 						 nm->name, why);
-			snprintf(r->profiles[i].name, sizeof(r->profiles[i].name), "%s", nm->name);
+			snprintf(r->profiles[i].name, sizeof(r->profiles[i].name), "%s", sd_client_name(r->clients[i]));
 		} else if (is_file_name(nm->name)) {
 			char file[4096], base[64];
 			uint8_t *data;
