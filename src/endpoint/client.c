@@ -178,7 +178,7 @@ static void sweep_stale(void)
 		if (strncmp(e->d_name, base, strlen(base)) != 0 ||
 		    strlen(e->d_name) != strlen(base) + 6)
 			continue;
-		snprintf(fn, sizeof(fn), "/tmp/%s", e->d_name);
+		snprintf(fn, sizeof(fn), "/tmp/%.40s", e->d_name);
 		if (lstat(fn, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 		    now - st.st_mtime < STALE_S || in_use(fn))
 			continue;
