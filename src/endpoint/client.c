@@ -261,6 +261,8 @@ int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, cha
 		json_escape(host, eh, sizeof(eh));
 		json_escape(kl ? kl : "", ek, sizeof(ek));
 		arg(a, "%s", node);
+		/* (Also keeps it apart from the node-pq servers in ps: "node -e".) */
+		arg(a, "--no-warnings");
 		arg(a, "-e");
 		arg(a, "%s", script->text);
 		arg(a, "{\"host\":\"%s\",\"port\":%u,\"servername\":\"lab.shakedown.test\",\"keylog\":%s%s%s}",

@@ -30,7 +30,7 @@ ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # Live (not zombie) processes of a client run: Chromium's carry its private
 # directory in their command lines, the others their own names.
 leftovers() {
-  ps -eo stat=,args= | grep -v '^Z' | grep -cE '[s]hakedown-chromium-|node -e // SPDX-License-Identifier: MIT\s*// The lab.s Node.js client|[o]penssl s_client -connect 10\.0\.|[c]url --silent --show-error --insecure' || true
+  ps -eo stat=,args= | grep -v '^Z' | grep -cE '[s]hakedown-chromium-|node --no-warnings -e // SPDX-License-Identifier: MIT\s*// The lab.s Node.js client|[o]penssl s_client -connect 10\.0\.|[c]url --silent --show-error --insecure' || true
 }
 dirs_before=$(ls -d /tmp/shakedown-chromium-* 2>/dev/null | wc -l)
 
