@@ -52,6 +52,8 @@ static const char matrix_usage[] =
 	"      --markdown FILE  Markdown summary (e.g. $GITHUB_STEP_SUMMARY)\n"
 	"      --html FILE      one self-contained HTML page: heatmap, filters, drill-down\n"
 	"      --pcap-dir DIR   one directory of pcaps per cell (DIR/CELL-ID/)\n"
+	"      --keylog FILE    NSS key log of every server (not nginx) and real client,\n"
+	"                       appended to FILE, so Wireshark decrypts those pcaps\n"
 	"      --only GLOB      run only cells whose id matches (e.g. 'chrome-pq/*')\n"
 	"      --list           print the cells and their expectations; run nothing\n"
 	"  -q, --quiet          no terminal matrix (files only); no progress bar\n"
@@ -121,6 +123,7 @@ struct run {
 	atomic_size_t next_chunk, done;
 	atomic_size_t labs;
 	const char *pcap_dir;
+	const char *keylog;              /* --keylog: every lab's server and client append */
 	double t0;
 };
 
@@ -489,6 +492,8 @@ static void *worker(void *arg)
 		lo.chain_size = c0->chain_size;
 		lo.ipv6 = c0->ipv6;
 		lo.client_kernel = c0->client;
+		/* nginx has no key log hook: its cells' keys are the clients' only. */
+		lo.keylog_path = lo.server_mode == SD_SERVER_NGINX && !c0->client ? NULL : r->keylog;
 		if (sd_lab_open(&r->paths[c0->path], &lo, &lab, err, sizeof(err)) < 0)
 			lab = NULL;
 		else
@@ -799,7 +804,7 @@ static void run_free(struct run *r)
 
 int cmd_matrix(int argc, char **argv)
 {
-	enum { O_SHARD = 256, O_JSON, O_JUNIT, O_MD, O_HTML, O_PCAP, O_ONLY, O_LIST, O_DIFF };
+	enum { O_SHARD = 256, O_JSON, O_JUNIT, O_MD, O_HTML, O_PCAP, O_ONLY, O_LIST, O_DIFF, O_KEYLOG };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "shard", required_argument, NULL, O_SHARD },
@@ -808,6 +813,7 @@ int cmd_matrix(int argc, char **argv)
 		{ "markdown", required_argument, NULL, O_MD },
 		{ "html", required_argument, NULL, O_HTML },
 		{ "pcap-dir", required_argument, NULL, O_PCAP },
+		{ "keylog", required_argument, NULL, O_KEYLOG },
 		{ "only", required_argument, NULL, O_ONLY },
 		{ "list", no_argument, NULL, O_LIST },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -845,6 +851,7 @@ int cmd_matrix(int argc, char **argv)
 		case O_MD: out.markdown = optarg; break;
 		case O_HTML: out.html = optarg; break;
 		case O_PCAP: r.pcap_dir = optarg; break;
+		case O_KEYLOG: r.keylog = optarg; break;
 		case O_ONLY: only = optarg; break;
 		case O_LIST: list = true; break;
 		case 'q': out.quiet = true; break;

@@ -335,7 +335,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_error(SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX)
+	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX && !cell.real_client)
 		return cli_error(SD_EXIT_USAGE, "--keylog: nginx has no hook for a key log (use --server openssl or node-pq)");
 	if (cell.real_client && (profile_name || shape_spec[0] || ho.pad_to || ho.sni || detect))
 		return cli_error(SD_EXIT_USAGE, "--client sends its own hello: no --profile, --shape, --pad-to, --sni or --detect");

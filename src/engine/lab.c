@@ -410,7 +410,8 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	ss.cfg.port = SERVER_PORT;
 	ss.cfg.mode = o->server_mode;
 	ss.cfg.chain_size = o->chain_size;
-	ss.cfg.keylog_path = o->keylog_path;
+	/* nginx has no key log hook: with real clients, theirs is the log. */
+	ss.cfg.keylog_path = o->server_mode == SD_SERVER_NGINX && o->client_kernel ? NULL : o->keylog_path;
 	ss.cfg.idle_timeout_ms = 3000;
 	ss.cfg.err = ss.err;
 	ss.cfg.errlen = sizeof(ss.err);

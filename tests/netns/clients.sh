@@ -142,7 +142,7 @@ ok = openssl tunnel-1280-blackhole
 ok = curl tunnel-1280-blackhole
 INI
 rc=0
-"$S" matrix "$TMP/m.ini" --json "$TMP/m.json" > "$TMP/m.out" 2>&1 || rc=$?
+"$S" matrix "$TMP/m.ini" --json "$TMP/m.json" --keylog "$TMP/m.keys" > "$TMP/m.out" 2>&1 || rc=$?
 check "matrix with clients meets its expectations (exit $rc)" test "$rc" = 0
 [ "$rc" = 0 ] || jq -r '.cells[] | select(.pass | not) | "  \(.id): \(.outcome): \(.detail.text) (\(.client_end))"' "$TMP/m.json" >&2
 ncl=$(echo $clients | wc -w)
@@ -151,6 +151,10 @@ jq_is "matrix: client cells ids and fields" "$TMP/m.json" \
   '[.cells[] | select(.client != "engine") | select(.id == "\(.client)/\(.path)/openssl" and .profile == .client)] | length' $(( ncl * 2 ))
 jq_is "matrix: profile cells run by the engine" "$TMP/m.json" \
   '[.cells[] | select(.client == "engine") | .profile] | unique | join(",")' chrome-pq,classic
+# Every completed handshake's secrets are in the matrix's key log.
+n=$(grep -c '^CLIENT_HANDSHAKE_TRAFFIC_SECRET ' "$TMP/m.keys" || true)
+want=$(jq '[.cells[] | select(.outcome == "ok")] | length' "$TMP/m.json")
+check "matrix --keylog: $n handshake secrets for $want ok cells" test "$n" -ge "$want"
 jq_is "matrix: chromium blackhole" "$TMP/m.json" \
   '.cells[] | select(.id == "chromium/tunnel-1280-blackhole/openssl") | .outcome' blackhole
 
