@@ -46,7 +46,13 @@ struct sd_client_cfg {
 	const uint8_t *server_addr;  /* 4 or 16 bytes */
 	uint16_t server_port;
 	const char *keylog_path;     /* NULL: none; else NSS key log lines are appended */
+	const char *sni;             /* NULL: none (the server is addressed by IP); else a
+				      * DNS name (sd_client_sni_ok) mapped to the server */
 };
+
+/* Whether name is a DNS name a client can be told to send: 1-253 of
+ * [A-Za-z0-9.-], not starting with '-' or '.'. */
+bool sd_client_sni_ok(const char *name);
 
 struct sd_client;
 

@@ -57,8 +57,9 @@ struct sd_cell {
 	struct sd_shape shape;
 	bool ipv6;
 	/*
-	 * A real client program instead of the engine (profile, hello_opts,
-	 * seed and shape unused; the lab opened with client_kernel). It runs
+	 * A real client program instead of the engine (profile, seed and
+	 * shape unused, of hello_opts only the SNI; the lab opened with
+	 * client_kernel). It runs
 	 * in the client namespace, is judged from what its link captured, and
 	 * is stopped as soon as the outcome is known or at the deadline.
 	 */

@@ -55,7 +55,8 @@ static const char run_usage[] =
 	"                         dup  no-pmtud\n"
 	"      --ipv6           over IPv6 (paths whose links are all >= 1280)\n"
 	"      --chain-size N   pad the server's certificate chain so its flight is ~N bytes\n"
-	"      --sni HOST       server_name to send\n"
+	"      --sni HOST       server_name to send (a real client is told the server's\n"
+	"                       address goes by that name; default: none, by IP)\n"
 	"      --pad-to N       pad the ClientHello message (header included) to N bytes\n"
 	"                       with the padding extension: find the size a box breaks at\n"
 	"      --seed S         reproducible ClientHello and sequence numbers\n"
@@ -337,8 +338,11 @@ int cmd_run(int argc, char **argv)
 		return cli_error(SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX && !cell.real_client)
 		return cli_error(SD_EXIT_USAGE, "--keylog: nginx has no hook for a key log (use --server openssl or node-pq)");
-	if (cell.real_client && (profile_name || shape_spec[0] || ho.pad_to || ho.sni || detect))
-		return cli_error(SD_EXIT_USAGE, "--client sends its own hello: no --profile, --shape, --pad-to, --sni or --detect");
+	if (cell.real_client && (profile_name || shape_spec[0] || ho.pad_to || detect))
+		return cli_error(SD_EXIT_USAGE, "--client sends its own hello: no --profile, --shape, --pad-to or --detect");
+	if (cell.real_client && ho.sni && !sd_client_sni_ok(ho.sni))
+		return cli_error(SD_EXIT_USAGE, "--sni '%s': a real client takes a DNS name (letters, digits, '-', '.')",
+				 ho.sni);
 	if (cell.client_deadline_ms && !cell.real_client)
 		return cli_error(SD_EXIT_USAGE, "--deadline is for --client");
 	if ((!profile_name && !cell.real_client) || !path_name)

@@ -107,6 +107,19 @@ int sd_client_check(enum sd_client_kind k, char *why, size_t whylen)
 
 static bool in_use(const char *dir);
 
+bool sd_client_sni_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n > 253 || name[0] == '-' || name[0] == '.')
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
 struct sd_client {
 	struct sd_proc *proc;
 	char dir[64];                /* Chromium's private directory; "" none */
@@ -207,6 +220,11 @@ int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, cha
 		snprintf(err, errlen, "the server's address: %s", strerror(errno));
 		goto fail;
 	}
+	if (cfg->sni && !sd_client_sni_ok(cfg->sni)) {
+		ret = -SD_EVALUE;
+		snprintf(err, errlen, "'%.60s' is not a DNS name", cfg->sni);
+		goto fail;
+	}
 	snprintf(url_host, sizeof(url_host), af == AF_INET6 ? "[%s]" : "%s", host);
 	switch (cfg->kind) {
 	case SD_CLIENT_CHROMIUM:
@@ -242,7 +260,13 @@ int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, cha
 		arg(a, "--ignore-certificate-errors");
 		if (kl)
 			arg(a, "--ssl-key-log-file=%s", kl);
-		arg(a, "https://%s:%u/", url_host, cfg->server_port);
+		if (cfg->sni) {
+			/* The name resolves to the server without DNS; the SNI is the URL's. */
+			arg(a, "--host-resolver-rules=MAP %s %s", cfg->sni, url_host);
+			arg(a, "https://%s:%u/", cfg->sni, cfg->server_port);
+		} else {
+			arg(a, "https://%s:%u/", url_host, cfg->server_port);
+		}
 		break;
 	case SD_CLIENT_NODE_PQ: {
 		const struct sd_builtin_file *script = NULL;
@@ -265,8 +289,9 @@ int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, cha
 		arg(a, "--no-warnings");
 		arg(a, "-e");
 		arg(a, "%s", script->text);
-		arg(a, "{\"host\":\"%s\",\"port\":%u,\"servername\":\"lab.shakedown.test\",\"keylog\":%s%s%s}",
-		    eh, cfg->server_port, kl ? "\"" : "", kl ? ek : "null", kl ? "\"" : "");
+		arg(a, "{\"host\":\"%s\",\"port\":%u,\"servername\":%s%s%s,\"keylog\":%s%s%s}",
+		    eh, cfg->server_port, cfg->sni ? "\"" : "", cfg->sni ? cfg->sni : "null",
+		    cfg->sni ? "\"" : "", kl ? "\"" : "", kl ? ek : "null", kl ? "\"" : "");
 		break;
 	}
 	case SD_CLIENT_OPENSSL:
@@ -274,8 +299,12 @@ int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, cha
 		arg(a, "s_client");
 		arg(a, "-connect");
 		arg(a, "%s:%u", url_host, cfg->server_port);
-		arg(a, "-servername");
-		arg(a, "lab.shakedown.test");
+		if (cfg->sni) {
+			arg(a, "-servername");
+			arg(a, "%s", cfg->sni);
+		} else {
+			arg(a, "-noservername");
+		}
 		if (kl) {
 			arg(a, "-keylogfile");
 			arg(a, "%s", kl);
@@ -291,7 +320,13 @@ int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, cha
 		arg(a, "--insecure");
 		arg(a, "--output");
 		arg(a, "/dev/null");
-		arg(a, "https://%s:%u/", url_host, cfg->server_port);
+		if (cfg->sni) {
+			arg(a, "--resolve");
+			arg(a, "%s:%u:%s", cfg->sni, cfg->server_port, host);
+			arg(a, "https://%s:%u/", cfg->sni, cfg->server_port);
+		} else {
+			arg(a, "https://%s:%u/", url_host, cfg->server_port);
+		}
 		break;
 	default:
 		ret = -SD_EUNKNOWN;

@@ -706,13 +706,14 @@ int sd_lab_cell_reset(struct sd_lab *lab, const char *seed, char *err, size_t er
 	return 0;
 }
 
-int sd_lab_cell_packets(struct sd_lab *lab, struct sd_cell_result *r, char *err, size_t errlen)
+int sd_lab_cell_packets(struct sd_lab *lab, struct sd_cell_result *r, bool settle, char *err,
+			size_t errlen)
 {
 	const struct sd_obs_pkt *op;
 	size_t nop, bytes = 0, off = 0;
 	int ret;
 
-	ret = mbox_settle(lab, r);
+	ret = settle ? mbox_settle(lab, r) : 0;
 	if (ret < 0) {
 		snprintf(err, errlen, "reading the middlebox engines: %s", sd_strerror(ret));
 		return ret;
@@ -1042,7 +1043,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	}
 	sd_lab_cell_server_facts(r);
 
-	if ((ret = sd_lab_cell_packets(lab, r, err, errlen)) < 0)
+	if ((ret = sd_lab_cell_packets(lab, r, true, err, errlen)) < 0)
 		goto out;
 
 	memset(&in, 0, sizeof(in));

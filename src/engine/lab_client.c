@@ -105,6 +105,7 @@ int sd_lab_run_client(struct sd_lab *lab, const struct sd_cell *cell, struct sd_
 	cs.cfg.server_addr = saddr;
 	cs.cfg.server_port = lp.server_port;
 	cs.cfg.keylog_path = lp.keylog_path;
+	cs.cfg.sni = cell->hello_opts ? cell->hello_opts->sni : NULL;
 	ret = sd_netns_run(t->client_ns, start_client, &cs);
 	if (ret < 0) {
 		snprintf(err, errlen, "starting %s: %s", sd_client_name(cell->client),
@@ -124,7 +125,7 @@ int sd_lab_run_client(struct sd_lab *lab, const struct sd_cell *cell, struct sd_
 			exited = true;
 			snprintf(r->client_end, sizeof(r->client_end), "%.230s", why);
 		}
-		if ((ret = sd_lab_cell_packets(lab, r, err, errlen)) < 0)
+		if ((ret = sd_lab_cell_packets(lab, r, false, err, errlen)) < 0)
 			goto out;
 		sd_observed_free(&o);
 		if ((ret = sd_observed_build(r->pkts, r->npkts, family, saddr, lp.server_port, real_ns(), &o)) < 0) {
@@ -147,6 +148,27 @@ int sd_lab_run_client(struct sd_lab *lab, const struct sd_cell *cell, struct sd_
 	r->t_exchange_ms = mono_ms() - t_run;
 	sd_client_stop(cs.c);
 	cs.c = NULL;
+	/* The last look, with the user-space hops' statistics: what the
+	 * verdict judges (the outcome was known from the one before). */
+	if ((ret = sd_lab_cell_packets(lab, r, true, err, errlen)) < 0)
+		goto out;
+	{
+		struct sd_observed last;
+
+		if ((ret = sd_observed_build(r->pkts, r->npkts, family, saddr, lp.server_port, real_ns(),
+					     &last)) < 0) {
+			snprintf(err, errlen, "rebuilding the client's connection: %s", sd_strerror(ret));
+			goto out;
+		}
+		/* Packets after the decision (the stop's FIN or RST) may not
+		 * change what was decided. */
+		if (last.found && last.sport == o.sport && last.decided == o.decided) {
+			sd_observed_free(&o);
+			o = last;
+		} else {
+			sd_observed_free(&last);
+		}
+	}
 
 	/* The verdict's client side, from the last look. */
 	if (!o.found) {

@@ -32,8 +32,11 @@ int sd_lab_cell_reset(struct sd_lab *lab, const char *seed, char *err, size_t er
 
 /* The cell's captured frames so far, placed on the path (node, side), into
  * r->pkts / r->pkt_bytes (replacing earlier ones): callable repeatedly
- * while a cell runs. 0, -ENOMEM, or an error with err set. */
-int sd_lab_cell_packets(struct sd_lab *lab, struct sd_cell_result *r, char *err, size_t errlen) SD_WUR;
+ * while a cell runs. With settle, first waits for the user-space hops to
+ * let go of what they hold and takes their statistics (the cell's end).
+ * 0, -ENOMEM, or an error with err set. */
+int sd_lab_cell_packets(struct sd_lab *lab, struct sd_cell_result *r, bool settle, char *err,
+			size_t errlen) SD_WUR;
 
 /* r->server from r->conn when r->conn_present. */
 void sd_lab_cell_server_facts(struct sd_cell_result *r);

@@ -87,6 +87,23 @@ for k in clean bh; do
   if [ "$t" -le 3000 ]; then ok; else bad "chromium $k took $t ms (over 3 s)"; fi
 done
 
+# --sni: each client is told the server's address goes by that name and
+# sends it; without, none (the server is addressed by IP). Through a real
+# HAProxy routing on the SNI (example.com goes to the server), when installed.
+for c in $clients; do
+  rm -rf "$TMP/sni-$c"
+  cell "sni-$c" --client "$c" --path clean --sni example.com --pcap-dir "$TMP/sni-$c"
+  got=$("$S" dissect --json "$TMP/sni-$c/client-c0.pcap" | jq -r '.hellos[0].sni')
+  if [ "$got" = example.com ]; then ok; else bad "$c --sni example.com sent '$got'"; fi
+done
+if command -v haproxy >/dev/null; then
+  for c in chromium curl; do
+    cell "ha-$c" --client "$c" --path haproxy-sni --sni example.com
+    jq_is "$c through HAProxy routing on its SNI: ok" "$TMP/ha-$c.json" .outcome ok
+  done
+fi
+expect_exit 2 "--sni not a DNS name for a client" "$S" run --client curl --path clean --sni 'a b'
+
 # IPv6 too (the client kernel owns fd00::1).
 cell curl6 --client curl --path clean --ipv6
 jq_is "curl over IPv6: ok" "$TMP/curl6.json" '[.outcome, .family] | join(" ")' "ok ipv6"
@@ -98,6 +115,8 @@ for c in $clients; do
   rm -rf "$TMP/kl-$c" "$TMP/kl-$c.log"
   cell "kl-$c" --client "$c" --path clean --keylog "$TMP/kl-$c.log" --pcap-dir "$TMP/kl-$c"
   r=$("$S" dissect --json "$TMP/kl-$c/client-c0.pcap" | jq -r '.hellos[0].random')
+  sni=$("$S" dissect --json "$TMP/kl-$c/client-c0.pcap" | jq -r '.hellos[0].sni')
+  if [ "$sni" = null ]; then ok; else bad "$c without --sni sent '$sni'"; fi
   n=$(grep -c "^CLIENT_HANDSHAKE_TRAFFIC_SECRET $r " "$TMP/kl-$c.log" || true)
   if [ "${#r}" = 64 ] && [ "$n" -ge 2 ]; then ok
   else bad "$c key log: random '$r' in $n CLIENT_HANDSHAKE_TRAFFIC_SECRET lines, want 2 (client and server)"; fi

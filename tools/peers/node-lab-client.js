@@ -5,8 +5,8 @@
 //
 // Compiled into the shakedown binary and run as `node -e SCRIPT CONFIG` by
 // src/endpoint/client.c inside the client namespace; CONFIG is one JSON
-// object: host, port, servername, keylog (a file to append NSS key log lines
-// to, or null). The harness judges the connection from the captures and
+// object: host, port, servername (the SNI, or null for none), keylog (a file
+// to append NSS key log lines to, or null). The harness judges the connection from the captures and
 // kills this process as soon as the outcome is known; what it prints is
 // only for people (the last line shows in errors).
 'use strict';
@@ -15,9 +15,10 @@ const fs = require('node:fs');
 const tls = require('node:tls');
 
 const cfg = JSON.parse(process.argv[process.argv.length - 1]);
+// No servername: node sends no SNI to an IP address, like the other clients.
 const sock = tls.connect({
-  host: cfg.host, port: cfg.port, servername: cfg.servername,
-  rejectUnauthorized: false, minVersion: 'TLSv1.3',
+  host: cfg.host, port: cfg.port, rejectUnauthorized: false, minVersion: 'TLSv1.3',
+  ...(cfg.servername ? { servername: cfg.servername } : {}),
 });
 if (cfg.keylog) {
   // One appendFileSync per line: whole lines, in order, even if killed.
