@@ -21,7 +21,8 @@
 
 /* How long a retransmitted, still unacknowledged segment waits before the
  * connection counts as stuck (the lab's round trips are well under 1 ms;
- * a lossy hop's retransmission is acknowledged within one). */
+ * a lossy hop's retransmission is acknowledged within one), plus any
+ * delay the path adds (sd_observed_build's extra_ms). */
 #define SD_OBSERVED_STUCK_MS 150
 
 #define SD_OBSERVED_MAX_RECORDS 64
@@ -61,7 +62,8 @@ struct sd_observed {
  * Rebuilds the client's TCP connections to server_addr (4 or 16 bytes by
  * family 4 / 6) port server_port out of pkts (only node 0, side 0 frames
  * are used; a connection counts when its SYN was captured), as of now_ns
- * (CLOCK_REALTIME, the frames' clock; 0: the last frame's time), and
+ * (CLOCK_REALTIME, the frames' clock; 0: the last frame's time; a round
+ * trip may take extra_ms more than the lab's own, for delaying hops), and
  * describes the one that got furthest (completed, then ended by the path
  * or server, then the first). *o is zeroed first and owns its
  * buffers until sd_observed_free. Returns 0 (found false when no such
@@ -69,7 +71,7 @@ struct sd_observed {
  */
 int sd_observed_build(const struct sd_vd_pkt *pkts, size_t n, int family,
 		      const uint8_t *server_addr, uint16_t server_port, uint64_t now_ns,
-		      struct sd_observed *o) SD_WUR;
+		      unsigned extra_ms, struct sd_observed *o) SD_WUR;
 void sd_observed_free(struct sd_observed *o);
 
 #endif

@@ -816,6 +816,7 @@ void sd_lab_parts(struct sd_lab *lab, struct sd_lab_parts *out)
 	out->proxy_hop = lab->proxy_hop;
 	out->server_port = SERVER_PORT;
 	out->keylog_path = lab->opts.keylog_path;
+	out->added_delay_ms = added_delay_ms(lab);
 }
 
 int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_result *r,

@@ -128,7 +128,8 @@ int sd_lab_run_client(struct sd_lab *lab, const struct sd_cell *cell, struct sd_
 		if ((ret = sd_lab_cell_packets(lab, r, false, err, errlen)) < 0)
 			goto out;
 		sd_observed_free(&o);
-		if ((ret = sd_observed_build(r->pkts, r->npkts, family, saddr, lp.server_port, real_ns(), &o)) < 0) {
+		if ((ret = sd_observed_build(r->pkts, r->npkts, family, saddr, lp.server_port, real_ns(),
+					     2 * lp.added_delay_ms, &o)) < 0) {
 			snprintf(err, errlen, "rebuilding the client's connection: %s", sd_strerror(ret));
 			goto out;
 		}
@@ -156,7 +157,7 @@ int sd_lab_run_client(struct sd_lab *lab, const struct sd_cell *cell, struct sd_
 		struct sd_observed last;
 
 		if ((ret = sd_observed_build(r->pkts, r->npkts, family, saddr, lp.server_port, real_ns(),
-					     &last)) < 0) {
+					     2 * lp.added_delay_ms, &last)) < 0) {
 			snprintf(err, errlen, "rebuilding the client's connection: %s", sd_strerror(ret));
 			goto out;
 		}

@@ -185,7 +185,8 @@ out:
 
 /* One connection's facts (fl: its streams); *o zeroed by the caller. */
 static int one_flow(const struct sd_vd_pkt *pkts, size_t n, int family, const uint8_t *server_addr,
-		    uint16_t server_port, uint64_t now_ns, const struct sd_flow *fl, struct sd_observed *o)
+		    uint16_t server_port, uint64_t now_ns, unsigned extra_ms, const struct sd_flow *fl,
+		    struct sd_observed *o)
 {
 	struct sd_vd_client *cl = &o->client;
 	uint64_t t0 = 0, last_retx = 0, last_ts = 0;
@@ -333,7 +334,7 @@ static int one_flow(const struct sd_vd_pkt *pkts, size_t n, int family, const ui
 	/* A retransmitted segment still beyond the acknowledged bytes, left
 	 * unanswered for a while, and no ICMP error to explain it. */
 	if (last_retx && !o->icmp_to_client && (!have_ack || acked_abs - base < max_end) &&
-	    now_ns >= last_retx + (uint64_t)SD_OBSERVED_STUCK_MS * 1000000u) {
+	    now_ns >= last_retx + (uint64_t)(SD_OBSERVED_STUCK_MS + extra_ms) * 1000000u) {
 		o->stuck = true;
 		decided(o, "stuck");
 	}
@@ -350,7 +351,7 @@ static int rank(const struct sd_observed *o)
 
 int sd_observed_build(const struct sd_vd_pkt *pkts, size_t n, int family,
 		      const uint8_t *server_addr, uint16_t server_port, uint64_t now_ns,
-		      struct sd_observed *o)
+		      unsigned extra_ms, struct sd_observed *o)
 {
 	struct sd_flowset set = { 0 };
 	struct sd_observed *tmp = NULL;
@@ -376,7 +377,7 @@ int sd_observed_build(const struct sd_vd_pkt *pkts, size_t n, int family,
 			goto out;
 		}
 		memset(tmp, 0, sizeof(*tmp));
-		if ((ret = one_flow(pkts, n, family, server_addr, server_port, now_ns, f, tmp)) < 0) {
+		if ((ret = one_flow(pkts, n, family, server_addr, server_port, now_ns, extra_ms, f, tmp)) < 0) {
 			sd_observed_free(tmp);
 			goto out;
 		}

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		i += len;
 	}
 	for (int fam = 4; fam <= 6; fam += 2) {
-		if (sd_observed_build(pkts, n, fam, fam == 4 ? s4 : s6, 443, 0, &o) < 0)
+		if (sd_observed_build(pkts, n, fam, fam == 4 ? s4 : s6, 443, 0, 0, &o) < 0)
 			continue;
 		if (o.flight_len && !o.flight)
 			abort();

@@ -67,7 +67,7 @@ static void chromium_ok(void)
 	struct sd_observed o;
 
 	CHECK_INT(load("chromium-node-pq-clean.pcap", &f), 0);
-	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, 0, &o), 0);
+	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, 0, 0, &o), 0);
 	CHECK(o.found);
 	CHECK_INT(o.connections, 2);
 	CHECK(o.decided);
@@ -98,11 +98,11 @@ static void chromium_ok(void)
 	sd_observed_free(&o);
 	CHECK(o.flight == NULL && o.hello == NULL);
 	/* The server's address or port wrong: nothing of the client's. */
-	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 444, 0, &o), 0);
+	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 444, 0, 0, &o), 0);
 	CHECK(!o.found && !o.decided);
 	sd_observed_free(&o);
 	/* Only the first frames (SYN, SYN-ACK, ACK): not decided yet. */
-	CHECK_INT(sd_observed_build(f.pkts, 3, 4, server4, 443, 0, &o), 0);
+	CHECK_INT(sd_observed_build(f.pkts, 3, 4, server4, 443, 0, 0, &o), 0);
 	CHECK(o.found && !o.decided);
 	CHECK_INT(o.client.end, SD_VD_END_STALL);
 	sd_observed_free(&o);
@@ -117,13 +117,13 @@ static void chromium_blackhole(void)
 
 	CHECK_INT(load("chromium-tunnel-1280-blackhole.pcap", &f), 0);
 	/* Right after the retransmission: not yet. */
-	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, 1, &o), 0);
+	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, 1, 0, &o), 0);
 	CHECK(o.found);
 	CHECK(!o.decided);
 	CHECK(o.retransmits >= 1);
 	sd_observed_free(&o);
 	/* SD_OBSERVED_STUCK_MS later: stuck. */
-	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, UINT64_MAX / 2, &o), 0);
+	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, UINT64_MAX / 2, 0, &o), 0);
 	CHECK(o.decided && o.stuck);
 	CHECK_STR(o.decided_by, "stuck");
 	CHECK_INT(o.client.end, SD_VD_END_STALL);
@@ -133,6 +133,22 @@ static void chromium_blackhole(void)
 	CHECK(o.client.nsegs >= 3);
 	CHECK(!o.client.segs[0].retrans && !o.client.segs[1].retrans);
 	CHECK(o.client.segs[2].retrans && o.client.segs[2].offset == 0 && o.client.segs[2].len == 1448);
+	{
+		/* 200 ms after the last retransmission: stuck, unless a round
+		 * trip on this path can take 100 ms more. */
+		uint64_t last = 0, now;
+
+		for (size_t i = 0; i < o.client.nsegs; i++)
+			if (o.client.segs[i].retrans && o.client.segs[i].t_us > last)
+				last = o.client.segs[i].t_us;
+		now = f.pkts[0].ts_ns + last * 1000 + 200 * 1000000ull;
+		sd_observed_free(&o);
+		CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, now, 0, &o), 0);
+		CHECK(o.stuck);
+		sd_observed_free(&o);
+		CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, now, 100, &o), 0);
+		CHECK(!o.stuck && !o.decided);
+	}
 	sd_observed_free(&o);
 	free(f.file);
 }
@@ -145,20 +161,20 @@ static void curl_ok(void)
 	uint8_t server6[16] = { 0xfd };
 
 	CHECK_INT(load("curl-clean.pcap", &f), 0);
-	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, 0, &o), 0);
+	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, 0, 0, &o), 0);
 	CHECK(o.decided && o.client.handshake_done);
 	CHECK_INT(o.client.group, SD_GROUP_X25519);
 	CHECK_INT(o.client.nsegs, 1);
 	CHECK_INT(o.hello_len, 512);
 	CHECK_INT(o.connections, 1);
 	sd_observed_free(&o);
-	CHECK_INT(sd_observed_build(f.pkts, f.n, 6, server6, 443, 0, &o), 0);
+	CHECK_INT(sd_observed_build(f.pkts, f.n, 6, server6, 443, 0, 0, &o), 0);
 	CHECK(!o.found);
 	sd_observed_free(&o);
 	/* Frames seen elsewhere on the path do not count. */
 	for (size_t i = 0; i < f.n; i++)
 		f.pkts[i].node = 1;
-	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, 0, &o), 0);
+	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 443, 0, 0, &o), 0);
 	CHECK(!o.found);
 	sd_observed_free(&o);
 	free(f.file);
