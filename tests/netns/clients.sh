@@ -79,6 +79,18 @@ for c in $clients; do
   fi
 done
 
+# Against the real post-quantum server: Chromium negotiates the hybrid; a
+# server that takes nothing else alerts OpenSSL 3.0's curl (cleartext,
+# before the ServerHello), and curl is stopped at that alert.
+if [ "$have_node" = 1 ]; then
+  cell pq-chromium --client chromium --path clean --server node-pq
+  jq_is "chromium with node-pq: X25519MLKEM768" "$TMP/pq-chromium.json" \
+    '[.outcome, .negotiated.group, .server_report.group] | join(" ")' "ok X25519MLKEM768 X25519MLKEM768"
+  cell pq-curl --client curl --path clean --server node-pq-only
+  jq_is "curl with node-pq-only: alert from the server" "$TMP/pq-curl.json" \
+    '[.outcome, .detail.breaking, .client_end] | join(" ")' "alert server stopped: alert"
+fi
+
 # Chromium's verdict comes within 3 s of the command's start, both ways.
 for k in clean bh; do
   t=$(cat "$TMP/chromium-$k.ms")
