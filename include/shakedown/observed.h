@@ -25,6 +25,11 @@
  * delay the path adds (sd_observed_build's extra_ms). */
 #define SD_OBSERVED_STUCK_MS 150
 
+/* How long a connection whose data is all acknowledged may stay silent
+ * before it counts as stalled (the server read the hello and says
+ * nothing), plus extra_ms; the engine's own idle time is 150 ms. */
+#define SD_OBSERVED_QUIET_MS 500
+
 #define SD_OBSERVED_MAX_RECORDS 64
 
 struct sd_observed {
@@ -48,9 +53,11 @@ struct sd_observed {
 	struct sd_vd_client client;
 	uint32_t retransmits;         /* client data segments sent again */
 	bool icmp_to_client;          /* an ICMP too-big left hop 1 toward the client */
-	/* The outcome is known: done, reset, closed, refused, an alert, or
+	/* The outcome is known: done, reset, closed, refused, an alert,
 	 * stuck (a retransmitted segment unacknowledged SD_OBSERVED_STUCK_MS
-	 * after, with no ICMP too-big toward the client). */
+	 * after, with no ICMP too-big toward the client), or quiet (all the
+	 * client sent acknowledged, then SD_OBSERVED_QUIET_MS of silence
+	 * before a completed handshake). */
 	bool decided;
 	bool stuck;
 	bool client_gave_up;          /* the client sent a FIN or RST on it first */

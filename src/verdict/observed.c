@@ -338,6 +338,10 @@ static int one_flow(const struct sd_vd_pkt *pkts, size_t n, int family, const ui
 		o->stuck = true;
 		decided(o, "stuck");
 	}
+	/* Everything acknowledged, nothing more coming: the path is quiet. */
+	if (!cl->handshake_done && have_ack && max_end && acked_abs - base >= max_end &&
+	    !cli_rst && !cli_fin && now_ns >= last_ts + (uint64_t)(SD_OBSERVED_QUIET_MS + extra_ms) * 1000000u)
+		decided(o, "quiet");
 	ret = 0;
 out:
 	return ret;

@@ -91,6 +91,25 @@ if [ "$have_node" = 1 ]; then
     '[.outcome, .detail.breaking, .client_end] | join(" ")' "alert server stopped: alert"
 fi
 
+# A proxy that takes the hello and never answers (socat -u into /dev/null):
+# all acknowledged, then silence: stall, decided half a second on, not at
+# the deadline.
+if command -v socat >/dev/null; then
+  cat > "$TMP/silent.ini" <<'INI'
+[path]
+description = a proxy that takes the hello and never answers
+[hop sink]
+behaviours = exec
+exec = socat -u TCP-LISTEN:{listen_port},bind={listen_addr},reuseaddr,fork OPEN:/dev/null
+INI
+  for c in chromium curl; do
+    cell "silent-$c" --client "$c" --path "$TMP/silent.ini" --expect stall
+    jq_is "$c into a silent proxy: stall, when quiet" "$TMP/silent-$c.json" \
+      '[.outcome, .detail.breaking, .client_end] | join(" ")' "stall sink stopped: quiet"
+    jq_is "$c into a silent proxy: well before the deadline" "$TMP/silent-$c.json" '.timing_ms.exchange < 3000' true
+  done
+fi
+
 # Chromium's verdict comes within 3 s of the command's start, both ways.
 for k in clean bh; do
   t=$(cat "$TMP/chromium-$k.ms")

@@ -101,6 +101,27 @@ static void chromium_ok(void)
 	CHECK_INT(sd_observed_build(f.pkts, f.n, 4, server4, 444, 0, 0, &o), 0);
 	CHECK(!o.found && !o.decided);
 	sd_observed_free(&o);
+	/* Cut where the server has acknowledged the whole hello and not yet
+	 * answered: undecided at once, quiet (a stall) half a second on. */
+	{
+		size_t k = 1;
+
+		for (; k <= f.n; k++) {
+			CHECK_INT(sd_observed_build(f.pkts, k, 4, server4, 443, 0, 0, &o), 0);
+			if (o.found && o.flight_len && o.client.acked == o.flight_len && !o.client.server_hello)
+				break;
+			sd_observed_free(&o);
+		}
+		CHECK(k < f.n);
+		CHECK(!o.decided);
+		sd_observed_free(&o);
+		CHECK_INT(sd_observed_build(f.pkts, k, 4, server4, 443,
+					    f.pkts[k - 1].ts_ns + (SD_OBSERVED_QUIET_MS + 1) * 1000000ull, 0, &o), 0);
+		CHECK(o.decided && !o.stuck);
+		CHECK_STR(o.decided_by, "quiet");
+		CHECK_INT(o.client.end, SD_VD_END_STALL);
+		sd_observed_free(&o);
+	}
 	/* Only the first frames (SYN, SYN-ACK, ACK): not decided yet. */
 	CHECK_INT(sd_observed_build(f.pkts, 3, 4, server4, 443, 0, 0, &o), 0);
 	CHECK(o.found && !o.decided);
