@@ -9,7 +9,7 @@ pkgs=(
   libnl-3-dev libnl-route-3-dev libmnl-dev libpcap-dev libssl-dev libinih-dev libnftables-dev libjansson-dev
   iproute2 nftables ethtool tshark jq socat
   haproxy nginx libnginx-mod-stream
-  chromium fonts-dejavu-core
+  chromium fonts-dejavu-core curl
 )
 
 missing=()

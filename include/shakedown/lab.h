@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shakedown/client.h"
 #include "shakedown/endpoint.h"
 #include "shakedown/engine.h"
 #include "shakedown/hello.h"
@@ -34,7 +35,11 @@ struct sd_lab_opts {
 	bool ipv6;                   /* cells over IPv6 (paths ≥ 1280), else IPv4 */
 	enum sd_server_mode server_mode;
 	size_t chain_size;
-	const char *keylog_path;
+	const char *keylog_path;     /* the server's key log; real clients append to it too */
+	/* For real client programs (sd_cell.real_client): the client kernel
+	 * owns the client address (SD_TOPO_CLIENT_KERNEL), so engine cells
+	 * cannot run on this lab. */
+	bool client_kernel;
 };
 
 /*
@@ -81,7 +86,19 @@ struct sd_cell {
 	/* A captured flight to replay (profile, hello_opts, seed's hello then
 	 * unused); NULL: the profile's ClientHello. */
 	const struct sd_cell_flight *replay;
+	/*
+	 * A real client program instead of the engine (profile, seed and
+	 * shape unused, of hello_opts only the SNI; the lab opened with
+	 * client_kernel). It runs
+	 * in the client namespace, is judged from what its link captured, and
+	 * is stopped as soon as the outcome is known or at the deadline.
+	 */
+	bool real_client;
+	enum sd_client_kind client;
+	unsigned client_deadline_ms;               /* 0: SD_LAB_CLIENT_DEADLINE_MS */
 };
+
+#define SD_LAB_CLIENT_DEADLINE_MS 10000
 
 #define SD_CELL_MAX_PKTS 4096
 
@@ -109,6 +126,11 @@ struct sd_cell_result {
 	uint8_t *pkt_bytes;
 	struct sd_ladder lad;                   /* what crossed each hop (owned) */
 	char ladder[8192];                      /* the same as text, 80 rows */
+	/* A real client's cell: what stopped it ("handshake completed",
+	 * "stuck", "deadline", "exited: ..."), and the time from its start to
+	 * that moment (t_exchange_ms is the same for engine cells). */
+	char client_end[240];
+	double t_client_start_ms;               /* lab cell start to the program running */
 	/* What each user-space hop did during the cell (mbox_present[h]). */
 	struct sd_mbox_stats mbox[SD_PATH_MAX_HOPS];
 	bool mbox_present[SD_PATH_MAX_HOPS];

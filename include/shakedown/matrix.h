@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Matrix files (docs/matrix.md): [cells NAME] sections, each a cross
- * product of profiles × paths × servers × shapes × families, and [expect]
+ * product of profiles (and real clients) × paths × servers × shapes ×
+ * families, and [expect]
  * rules, expanded into an ordered, de-duplicated list of cells with their
  * expectations. Parsing only: profile, path and server names are checked
  * for form here and resolved by the caller, who gets each name's line.
@@ -29,6 +30,7 @@ struct sd_matrix_name {
 struct sd_matrix_cell {
 	size_t index;                    /* position in the matrix, 0-based */
 	uint16_t profile, path, server, shape;   /* into the name tables */
+	bool client;                     /* profile names a real client (clients = ...) */
 	bool ipv6;
 	size_t chain_size;
 	uint32_t expect;                 /* bit per enum sd_outcome; 0: any */
@@ -43,6 +45,8 @@ struct sd_matrix {
 	struct sd_matrix_name profiles[SD_MATRIX_MAX_NAMES], paths[SD_MATRIX_MAX_NAMES],
 		servers[SD_MATRIX_MAX_NAMES], shapes[SD_MATRIX_MAX_NAMES], groups[SD_MATRIX_MAX_NAMES];
 	size_t nprofiles, npaths, nservers, nshapes, ngroups;
+	/* profiles[i] names a real client (a [cells] clients list), not a profile. */
+	bool client[SD_MATRIX_MAX_NAMES];
 	struct sd_matrix_cell *cells;    /* owned */
 	size_t ncells;
 };

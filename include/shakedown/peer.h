@@ -98,7 +98,7 @@ struct sd_proc_cfg {
 	char *const *argv;           /* argv[0]: a path, or a name looked up in PATH */
 	int family;                  /* AF_INET or AF_INET6, of listen_addr */
 	const uint8_t *listen_addr;  /* 4 or 16 bytes: polled with connect() */
-	uint16_t listen_port;
+	uint16_t listen_port;        /* 0: a client, nothing to poll (started is enough) */
 	unsigned start_timeout_ms;   /* until a connect succeeds; 0: 5000 */
 };
 

@@ -76,6 +76,25 @@ static void hello_fields(struct sd_json *j, const struct sd_cell_result *r)
 	sd_json_arr_close(j);
 }
 
+/* The ClientHello's key shares as sent: group and key_exchange length. */
+static void key_shares(struct sd_json *j, const struct sd_cell_result *r)
+{
+	static _Thread_local struct sd_hello h;
+	char tmp[32];
+
+	sd_json_arr_open(j);
+	if (r->hello && sd_hello_parse(r->hello, r->hello_len, &h) == 0) {
+		for (size_t k = 0; k < h.nshares; k++) {
+			sd_json_obj_open(j);
+			sd_json_kint(j, "group", h.shares[k].group);
+			sd_json_kstr(j, "name", cli_group_label(h.shares[k].group, tmp, sizeof(tmp)));
+			sd_json_kint(j, "length", (long long)h.shares[k].len);
+			sd_json_obj_close(j);
+		}
+	}
+	sd_json_arr_close(j);
+}
+
 void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struct sd_cell_result *r)
 {
 	char tmp[32];
@@ -92,7 +111,7 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 		sd_json_kstr(j, "profile", m->profile);
 		sd_json_kstr(j, "path", m->path);
 		sd_json_kstr(j, "server", m->server);
-		sd_json_kstr(j, "client", "engine");
+		sd_json_kstr(j, "client", m->client ? m->client : "engine");
 	}
 	sd_json_kstr(j, "shape", m->shape);
 	sd_json_kstr(j, "family", m->ipv6 ? "ipv6" : "ipv4");
@@ -143,6 +162,8 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 		sd_json_obj_close(j);
 	}
 	sd_json_arr_close(j);
+	sd_json_key(j, "key_shares");
+	key_shares(j, r);
 	sd_json_kint(j, "ip_fragments", (long long)r->v.ip_fragments);
 	sd_json_kint(j, "server_mss", r->client.server_mss);
 	sd_json_key(j, "pmtu");
@@ -180,7 +201,12 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 	sd_json_key(j, "exchange");
 	sd_json_int(j, (long long)(r->t_exchange_ms + 0.5));
 	sd_json_obj_close(j);
-	sd_json_kstr(j, "engine_end", sd_engine_state_name(r->eng.state));
+	sd_json_kstr(j, "engine_end", m->client ? NULL : sd_engine_state_name(r->eng.state));
+	if (m->client) {
+		sd_json_kstr(j, "client_end", r->client_end);
+		sd_json_key(j, "client_start_ms");
+		sd_json_int(j, (long long)(r->t_client_start_ms + 0.5));
+	}
 	sd_json_key(j, "ladder");
 	sd_ladder_json(j, &r->lad);
 	sd_json_key(j, "hello_fields");

@@ -21,6 +21,8 @@ struct cli_cell_meta {
 	/* matrix cells only (id NULL for run) */
 	size_t index;
 	const char *id, *group, *rule;
+	/* a real client's name (sd_client_name), or NULL: the engine */
+	const char *client;
 	/* run --detect: the Radar-style probes (CLI_NDETECT), or NULL */
 	const struct cli_detection *detections;
 	/* replay: writes the leading keys in place of profile, path, server

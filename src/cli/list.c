@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "shakedown/client.h"
 #include "shakedown/buf.h"
 #include "shakedown/builtin.h"
 #include "shakedown/endpoint.h"
@@ -24,6 +25,7 @@ static const char list_usage[] =
 	"  paths       built-in network paths, with their hops' behaviours\n"
 	"  behaviours  what a hop in a path file can do\n"
 	"  servers     server endpoints for --server\n"
+	"  clients     real client programs for --client and a matrix's clients =\n"
 	"  matrices    built-in matrices for 'shakedown matrix', with their cell counts\n"
 	"  groups      named groups shakedown can make key shares for\n";
 
@@ -73,7 +75,7 @@ int cmd_list(int argc, char **argv)
 			what = argv[i];
 	}
 	if (!what)
-		return cli_error(SD_EXIT_USAGE, "what to list: profiles, paths, matrices, behaviours, servers or groups?");
+		return cli_error(SD_EXIT_USAGE, "what to list: profiles, paths, matrices, behaviours, servers, clients or groups?");
 	sd_json_init(&j, &b, true);
 	if (!strcmp(what, "profiles")) {
 		if (json)
@@ -177,6 +179,14 @@ int cmd_list(int argc, char **argv)
 	} else if (!strcmp(what, "servers")) {
 		for (const struct sd_server_mode_info *m = sd_server_modes; m->name; m++)
 			sd_buf_printf(&b, "%-13s %s\n", m->name, m->help);
+	} else if (!strcmp(what, "clients")) {
+		for (int k = 0; k < SD_CLIENT_MAX; k++) {
+			char why[600] = "";
+			bool here = sd_client_check((enum sd_client_kind)k, why, sizeof(why)) == 0;
+
+			sd_buf_printf(&b, "%-9s %s%s\n", sd_client_name((enum sd_client_kind)k),
+				      sd_client_description((enum sd_client_kind)k), here ? "" : " (not installed)");
+		}
 	} else if (!strcmp(what, "groups")) {
 		static const uint16_t gs[] = {
 			0x001d, 0x0017, 0x0018, 0x0019, 0x0200, 0x0201, 0x0202,
@@ -205,7 +215,7 @@ int cmd_list(int argc, char **argv)
 		if (json)
 			sd_json_arr_close(&j);
 	} else {
-		return cli_error(SD_EXIT_USAGE, "cannot list '%s': profiles, paths, matrices, behaviours, servers or groups", what);
+		return cli_error(SD_EXIT_USAGE, "cannot list '%s': profiles, paths, matrices, behaviours, servers, clients or groups", what);
 	}
 	if (sd_buf_error(&b) < 0 || cli_stdout(&b) < 0)
 		rc = cli_error(SD_EXIT_INTERNAL, "cannot write the list");

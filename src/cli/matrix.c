@@ -52,6 +52,8 @@ static const char matrix_usage[] =
 	"      --markdown FILE  Markdown summary (e.g. $GITHUB_STEP_SUMMARY)\n"
 	"      --html FILE      one self-contained HTML page: heatmap, filters, drill-down\n"
 	"      --pcap-dir DIR   one directory of pcaps per cell (DIR/CELL-ID/)\n"
+	"      --keylog FILE    NSS key log of every server (not nginx) and real client,\n"
+	"                       appended to FILE, so Wireshark decrypts those pcaps\n"
 	"      --only GLOB      run only cells whose id matches (e.g. 'chrome-pq/*')\n"
 	"      --list           print the cells and their expectations; run nothing\n"
 	"  -q, --quiet          no terminal matrix (files only); no progress bar\n"
@@ -110,6 +112,7 @@ struct run {
 	char name[128];
 	char dir[4096];                  /* of the matrix file, for relative names */
 	struct sd_profile *profiles;
+	enum sd_client_kind *clients;    /* by profile index, where m.client[] */
 	struct sd_path *paths;
 	enum sd_server_mode *servers;
 	struct sd_shape *shapes;
@@ -120,6 +123,7 @@ struct run {
 	atomic_size_t next_chunk, done;
 	atomic_size_t labs;
 	const char *pcap_dir;
+	const char *keylog;              /* --keylog: every lab's server and client append */
 	double t0;
 };
 
@@ -183,17 +187,28 @@ static int resolve(struct run *r)
 	struct sd_matrix *m = &r->m;
 
 	r->profiles = calloc(m->nprofiles ? m->nprofiles : 1, sizeof(*r->profiles));
+	r->clients = calloc(m->nprofiles ? m->nprofiles : 1, sizeof(*r->clients));
 	r->paths = calloc(m->npaths ? m->npaths : 1, sizeof(*r->paths));
 	r->servers = calloc(m->nservers ? m->nservers : 1, sizeof(*r->servers));
 	r->shapes = calloc(m->nshapes ? m->nshapes : 1, sizeof(*r->shapes));
-	if (!r->profiles || !r->paths || !r->servers || !r->shapes)
+	if (!r->profiles || !r->clients || !r->paths || !r->servers || !r->shapes)
 		return cli_error(SD_EXIT_INTERNAL, "out of memory");
 	for (size_t i = 0; i < m->nprofiles; i++) {
 		const struct sd_matrix_name *nm = &m->profiles[i];
 		struct sd_profile_error e;
 		int ret;
 
-		if (is_file_name(nm->name)) {
+		if (m->client[i]) {
+			char why[600];
+
+			if (sd_client_parse(nm->name, &r->clients[i]) < 0)
+				return spec_fail(r, nm->line, "unknown client '%s' (%s)", nm->name,
+						 sd_client_names());
+			if (sd_client_check(r->clients[i], why, sizeof(why)) < 0)
+				return cli_error(SD_EXIT_ENV, "%s:%d: client %s: %s", r->where, nm->line,
+						 nm->name, why);
+			snprintf(r->profiles[i].name, sizeof(r->profiles[i].name), "%s", sd_client_name(r->clients[i]));
+		} else if (is_file_name(nm->name)) {
 			char file[4096], base[64];
 			uint8_t *data;
 			size_t len;
@@ -259,7 +274,7 @@ static int resolve(struct run *r)
 static bool same_lab(const struct sd_matrix_cell *a, const struct sd_matrix_cell *b)
 {
 	return a->path == b->path && a->server == b->server && a->chain_size == b->chain_size &&
-	       a->ipv6 == b->ipv6;
+	       a->ipv6 == b->ipv6 && a->client == b->client;
 }
 
 /* What a cell will cost, in ms, from what it is expected to do. */
@@ -269,6 +284,9 @@ static double cell_cost(const struct run *r, const struct sd_matrix_cell *c)
 			      1u << SD_TRUNCATED;
 	double ms = 3 + r->shapes[c->shape].gap_ms;
 
+	/* A real program: its start, then its own pace (Chromium ~1.5 s). */
+	if (c->client)
+		return r->clients[c->profile] == SD_CLIENT_CHROMIUM ? 1500 : 300;
 	if (c->expect && !(c->expect & ~slow))
 		ms += 200;
 	return ms;
@@ -412,6 +430,8 @@ static void run_cell(struct run *r, struct sd_lab *lab, struct mcell *mc, const 
 
 	cell_seed(r, c, seed, sizeof(seed));
 	cell.profile = &r->profiles[c->profile];
+	cell.real_client = c->client;
+	cell.client = r->clients[c->profile];
 	cell.hello_opts = &ho;
 	cell.seed = seed;
 	cell.shape = r->shapes[c->shape];
@@ -441,6 +461,7 @@ static void run_cell(struct run *r, struct sd_lab *lab, struct mcell *mc, const 
 	mc->pass = sd_matrix_expect_met(c->expect, res->v.outcome);
 	cell_meta(r, c, expect, sizeof(expect), rule, sizeof(rule), &meta);
 	meta.pass = mc->pass;
+	meta.client = c->client ? sd_client_name(r->clients[c->profile]) : NULL;
 	meta.pcaps = pcaps.len > 1 ? (const char *)pcaps.data : NULL;
 	sd_json_init(&j, &mc->json, false);
 	cli_cell_json(&j, &meta, res);
@@ -470,6 +491,9 @@ static void *worker(void *arg)
 		lo.server_mode = r->servers[c0->server];
 		lo.chain_size = c0->chain_size;
 		lo.ipv6 = c0->ipv6;
+		lo.client_kernel = c0->client;
+		/* nginx has no key log hook: its cells' keys are the clients' only. */
+		lo.keylog_path = lo.server_mode == SD_SERVER_NGINX && !c0->client ? NULL : r->keylog;
 		if (sd_lab_open(&r->paths[c0->path], &lo, &lab, err, sizeof(err)) < 0)
 			lab = NULL;
 		else
@@ -771,6 +795,7 @@ static void run_free(struct run *r)
 	free(r->cells);
 	free(r->chunks);
 	free(r->profiles);
+	free(r->clients);
 	free(r->paths);
 	free(r->servers);
 	free(r->shapes);
@@ -779,7 +804,7 @@ static void run_free(struct run *r)
 
 int cmd_matrix(int argc, char **argv)
 {
-	enum { O_SHARD = 256, O_JSON, O_JUNIT, O_MD, O_HTML, O_PCAP, O_ONLY, O_LIST, O_DIFF };
+	enum { O_SHARD = 256, O_JSON, O_JUNIT, O_MD, O_HTML, O_PCAP, O_ONLY, O_LIST, O_DIFF, O_KEYLOG };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "shard", required_argument, NULL, O_SHARD },
@@ -788,6 +813,7 @@ int cmd_matrix(int argc, char **argv)
 		{ "markdown", required_argument, NULL, O_MD },
 		{ "html", required_argument, NULL, O_HTML },
 		{ "pcap-dir", required_argument, NULL, O_PCAP },
+		{ "keylog", required_argument, NULL, O_KEYLOG },
 		{ "only", required_argument, NULL, O_ONLY },
 		{ "list", no_argument, NULL, O_LIST },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -825,6 +851,7 @@ int cmd_matrix(int argc, char **argv)
 		case O_MD: out.markdown = optarg; break;
 		case O_HTML: out.html = optarg; break;
 		case O_PCAP: r.pcap_dir = optarg; break;
+		case O_KEYLOG: r.keylog = optarg; break;
 		case O_ONLY: only = optarg; break;
 		case O_LIST: list = true; break;
 		case 'q': out.quiet = true; break;

@@ -20,15 +20,26 @@
 
 static const char run_usage[] =
 	"usage: shakedown run --profile P --path PATH [options]\n"
+	"       shakedown run --client NAME --path PATH [options]\n"
 	"\n"
 	"Builds PATH out of network namespaces, sends profile P's ClientHello from a\n"
 	"user-space TCP client (raw packets: exact segmentation, fragmentation and\n"
 	"timing) to a real OpenSSL TLS 1.3 server, finishes the handshake, captures\n"
 	"every hop, and prints a ladder of what crossed each link and the verdict.\n"
+	"With --client, a real client program sends its own hello instead, over the\n"
+	"client namespace's kernel TCP, and is judged from the captures alone.\n"
 	"\n"
 	"options:\n"
 	"  -p, --profile P      handshake profile ('shakedown list profiles') or .ini file\n"
 	"  -P, --path PATH      network path ('shakedown list paths') or .ini file\n"
+	"  -c, --client NAME    a real client instead of a profile, stopped as soon as\n"
+	"                       its outcome is known ('shakedown list clients'):\n"
+	"                         chromium  headless Chromium: X25519MLKEM768 hello\n"
+	"                         node-pq   Node.js 24 / OpenSSL 3.5: X25519MLKEM768\n"
+	"                         openssl   openssl s_client (OpenSSL 3.0): classic\n"
+	"                         curl      curl (OpenSSL 3.0): classic\n"
+	"      --deadline MS    with --client: stop it after MS ms at the latest\n"
+	"                       (default 10000); the outcome is then stall\n"
 	"      --server S       openssl (default), single-read (reads the hello once), or\n"
 	"                       a real post-quantum server, Node.js 24 / OpenSSL 3.5:\n"
 	"                         node-pq       X25519MLKEM768 first, then X25519\n"
@@ -44,14 +55,15 @@ static const char run_usage[] =
 	"                         dup  no-pmtud\n"
 	"      --ipv6           over IPv6 (paths whose links are all >= 1280)\n"
 	"      --chain-size N   pad the server's certificate chain so its flight is ~N bytes\n"
-	"      --sni HOST       server_name to send\n"
+	"      --sni HOST       server_name to send (a real client is told the server's\n"
+	"                       address goes by that name; default: none, by IP)\n"
 	"      --pad-to N       pad the ClientHello message (header included) to N bytes\n"
 	"                       with the padding extension: find the size a box breaks at\n"
 	"      --seed S         reproducible ClientHello and sequence numbers\n"
 	"      --expect OUTCOME outcome that counts as a pass (default: ok or ok-hrr)\n"
 	"      --pcap-dir DIR   write one pcap per interface (Wireshark reads them)\n"
-	"      --keylog FILE    NSS key log of the server (every mode), so Wireshark decrypts\n"
-	"                       the pcaps\n"
+	"      --keylog FILE    NSS key log of the server (every mode) and of a --client,\n"
+	"                       so Wireshark decrypts the pcaps\n"
 	"      --detect         also probe the server and path for Cloudflare Radar's three\n"
 	"                       post-quantum failures: split ClientHello, HRR failure,\n"
 	"                       unknown key share (exit 1 if one shows)\n"
@@ -67,6 +79,7 @@ static const char run_usage[] =
 	"\n"
 	"examples:\n"
 	"  shakedown run --profile chrome-pq --path tunnel-1280-blackhole\n"
+	"  shakedown run --client chromium --path tunnel-1280-blackhole\n"
 	"  shakedown run --profile chrome-pq --path clean --server single-read --shape gap:50\n"
 	"  shakedown run --profile pq-advertise-only --path clean --server node-pq-hrr\n"
 	"  shakedown run --profile chrome-pq --path mss-536 --pcap-dir /tmp/pcaps --json\n";
@@ -225,10 +238,12 @@ out:
 int cmd_run(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_SHAPE, O_IPV6, O_CHAIN, O_SNI, O_PADTO, O_SEED, O_EXPECT, O_PCAP, O_KEYLOG,
-	       O_JSON, O_REPEAT, O_DETECT };
+	       O_JSON, O_REPEAT, O_DETECT, O_DEADLINE };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "path", required_argument, NULL, 'P' },
+		{ "client", required_argument, NULL, 'c' },
+		{ "deadline", required_argument, NULL, O_DEADLINE },
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "shape", required_argument, NULL, O_SHAPE },
 		{ "ipv6", no_argument, NULL, O_IPV6 },
@@ -267,9 +282,21 @@ int cmd_run(int argc, char **argv)
 	sd_shape_init(&cell.shape);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:P:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:P:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': profile_name = optarg; break;
+		case 'c':
+			if (sd_client_parse(optarg, &cell.client) < 0)
+				return cli_error(SD_EXIT_USAGE, "--client '%s': one of %s", optarg,
+						 sd_client_names());
+			cell.real_client = lo.client_kernel = true;
+			break;
+		case O_DEADLINE:
+			v = cli_parse_num(optarg, 100, 600000);
+			if (v < 0)
+				return cli_error(SD_EXIT_USAGE, "--deadline '%s': want 100-600000 ms", optarg);
+			cell.client_deadline_ms = (unsigned)v;
+			break;
 		case 'P': path_name = optarg; break;
 		case O_SERVER:
 			if (sd_server_mode_parse(optarg, &lo.server_mode) < 0)
@@ -332,12 +359,21 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_error(SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX)
+	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX && !cell.real_client)
 		return cli_error(SD_EXIT_USAGE, "--keylog: nginx has no hook for a key log (use --server openssl or node-pq)");
-	if (!profile_name || !path_name)
-		return cli_error(SD_EXIT_USAGE, "--profile and --path are required (see 'shakedown run --help')");
-	if ((ret = cli_load_profile(profile_name, &profile)) != 0)
+	if (cell.real_client && (profile_name || shape_spec[0] || ho.pad_to || detect))
+		return cli_error(SD_EXIT_USAGE, "--client sends its own hello: no --profile, --shape, --pad-to or --detect");
+	if (cell.real_client && ho.sni && !sd_client_sni_ok(ho.sni))
+		return cli_error(SD_EXIT_USAGE, "--sni '%s': a real client takes a DNS name (letters, digits, '-', '.')",
+				 ho.sni);
+	if (cell.client_deadline_ms && !cell.real_client)
+		return cli_error(SD_EXIT_USAGE, "--deadline is for --client");
+	if ((!profile_name && !cell.real_client) || !path_name)
+		return cli_error(SD_EXIT_USAGE, "--profile (or --client) and --path are required (see 'shakedown run --help')");
+	if (profile_name && (ret = cli_load_profile(profile_name, &profile)) != 0)
 		return ret;
+	if (cell.real_client)
+		snprintf(profile.name, sizeof(profile.name), "%s", sd_client_name(cell.client));
 	if ((ret = cli_load_path(path_name, &path)) != 0)
 		return ret;
 	if (cell.ipv6) {
@@ -348,6 +384,12 @@ int cmd_run(int argc, char **argv)
 	}
 	if ((ret = cli_lab_ready(&lo, server_name)) != 0)
 		return ret;
+	if (cell.real_client) {
+		char why[600];
+
+		if (sd_client_check(cell.client, why, sizeof(why)) < 0)
+			return cli_error(SD_EXIT_ENV, "--client %s: %s", sd_client_name(cell.client), why);
+	}
 	cell.profile = &profile;
 	cell.hello_opts = &ho;
 
@@ -394,6 +436,7 @@ int cmd_run(int argc, char **argv)
 			.expected = expect ? expect : "ok|ok-hrr", .pass = pass,
 			.pcaps = pcaps.len ? (const char *)pcaps.data : NULL,
 			.detections = detected ? det : NULL,
+			.client = cell.real_client ? sd_client_name(cell.client) : NULL,
 		};
 
 		sd_buf_u8(&pcaps, 0);
@@ -438,6 +481,9 @@ int cmd_run(int argc, char **argv)
 		if (r.v.server_flight)
 			sd_buf_printf(&out, "  flight    %zu bytes from the server reached the client\n",
 				      r.v.server_flight);
+		if (cell.real_client)
+			sd_buf_printf(&out, "  client    %s; started in %.1f ms, ran %.1f ms\n", r.client_end,
+				      r.t_client_start_ms, r.t_exchange_ms);
 		sd_buf_printf(&out, "  time      %.1f ms (on the wire %.1f ms)\n", r.t_total_ms, r.t_exchange_ms);
 		if (pcap_dir)
 			sd_buf_printf(&out, "  pcaps     %s/\n", pcap_dir);

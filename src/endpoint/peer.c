@@ -1123,6 +1123,11 @@ int sd_proc_start(const struct sd_proc_cfg *cfg, struct sd_proc **out, char *err
 			ret = p->spawn_err ? p->spawn_err : -ECHILD;
 			break;
 		}
+		/* A client program listens on nothing: started is enough. */
+		if (spawned && !cfg->listen_port) {
+			ret = 0;
+			break;
+		}
 		if (spawned && (ret = proc_listens(cfg)) != 0) {
 			if (ret < 0)
 				snprintf(why, sizeof(why), "polling its port: %s", strerror(-ret));

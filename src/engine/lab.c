@@ -28,6 +28,7 @@
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
 #include "shakedown/topo.h"
+#include "lab_int.h"
 
 #define SERVER_PORT 443
 
@@ -383,7 +384,8 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	lab->sock = -1;
 	double t0 = now_ms(), t1, t2, t3;
 
-	ret = sd_topo_open(p, o->ipv6 ? 0 : SD_TOPO_NO_IPV6, &lab->topo, &terr);
+	ret = sd_topo_open(p, (o->ipv6 ? 0 : SD_TOPO_NO_IPV6) | (o->client_kernel ? SD_TOPO_CLIENT_KERNEL : 0),
+			   &lab->topo, &terr);
 	t1 = now_ms();
 	if (ret < 0) {
 		snprintf(err, errlen, "building path %s: %s: %s", p->name, terr.step, sd_strerror(ret));
@@ -408,7 +410,8 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	ss.cfg.port = SERVER_PORT;
 	ss.cfg.mode = o->server_mode;
 	ss.cfg.chain_size = o->chain_size;
-	ss.cfg.keylog_path = o->keylog_path;
+	/* nginx has no key log hook: with real clients, theirs is the log. */
+	ss.cfg.keylog_path = o->server_mode == SD_SERVER_NGINX && o->client_kernel ? NULL : o->keylog_path;
 	ss.cfg.idle_timeout_ms = 3000;
 	ss.cfg.err = ss.err;
 	ss.cfg.errlen = sizeof(ss.err);
@@ -802,6 +805,138 @@ static int mbox_settle(struct sd_lab *lab, struct sd_cell_result *r)
 	return 0;
 }
 
+/* ---- a cell's steps, shared with real clients (lab_int.h) -------------- */
+
+int sd_lab_cell_reset(struct sd_lab *lab, const char *seed, char *err, size_t errlen)
+{
+	int ret;
+
+	sd_observer_reset(lab->obs);
+	/* A cell's flows start clean in every user-space hop, its random
+	 * choices drawn from the cell's seed (or the hop's own). */
+	for (size_t h = 0; h < lab->path.nhops; h++) {
+		if (lab->mbox[h] && (ret = sd_mbox_reset(lab->mbox[h], seed)) < 0) {
+			snprintf(err, errlen, "resetting the middlebox engine of hop '%s': %s",
+				 lab->path.hop[h].name, sd_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int sd_lab_cell_packets(struct sd_lab *lab, struct sd_cell_result *r, bool settle, char *err,
+			size_t errlen)
+{
+	const struct sd_obs_pkt *op;
+	size_t nop, bytes = 0, off = 0;
+	int ret;
+
+	ret = settle ? mbox_settle(lab, r) : 0;
+	if (ret < 0) {
+		snprintf(err, errlen, "reading the middlebox engines: %s", sd_strerror(ret));
+		return ret;
+	}
+	/* Every hop's captures of this cell. */
+	ret = sd_observer_sync(lab->obs, &op, &nop);
+	if (ret < 0) {
+		snprintf(err, errlen, "reading captures: %s", sd_strerror(ret));
+		return ret;
+	}
+	if (nop > SD_CELL_MAX_PKTS)
+		nop = SD_CELL_MAX_PKTS;
+	free(r->pkts);
+	free(r->pkt_bytes);
+	r->npkts = 0;
+	for (size_t i = 0; i < nop; i++)
+		bytes += op[i].len;
+	r->pkts = calloc(nop ? nop : 1, sizeof(*r->pkts));
+	r->pkt_bytes = malloc(bytes ? bytes : 1);
+	if (!r->pkts || !r->pkt_bytes)
+		return -ENOMEM;
+	for (size_t i = 0; i < nop; i++) {
+		struct sd_vd_pkt *vp = &r->pkts[r->npkts++];
+
+		memcpy(r->pkt_bytes + off, op[i].data, op[i].len);
+		vp->frame = r->pkt_bytes + off;
+		vp->len = op[i].len;
+		vp->ts_ns = op[i].ts_ns;
+		place(lab, &op[i], vp);
+		off += op[i].len;
+	}
+	return 0;
+}
+
+int sd_lab_cell_judge(struct sd_lab *lab, struct sd_vd_input *in, struct sd_cell_result *r,
+		      bool icmp_counters, char *err, size_t errlen)
+{
+	const struct sd_topo *t = lab->topo;
+	int ret;
+
+	in->nhops = lab->path.nhops;
+	for (size_t i = 0; i < in->nhops && i < SD_VD_MAX_HOPS; i++)
+		snprintf(in->hop_names[i], sizeof(in->hop_names[i]), "%s", lab->path.hop[i].name);
+	for (size_t i = 0; i <= in->nhops && i <= SD_VD_MAX_HOPS; i++)
+		in->link_mtu[i] = t->link[i].mtu;
+	in->server_port = SERVER_PORT;
+	in->client = &r->client;
+	in->server = &r->server;
+	in->pkts = r->pkts;
+	in->npkts = r->npkts;
+	in->proxy_hop = lab->proxy_hop;
+	if (icmp_counters) {
+		for (size_t h = 0; h < lab->path.nhops && h < SD_VD_MAX_HOPS; h++) {
+			uint64_t now = icmp_filter_count(lab, h);
+
+			in->icmp_filtered[h] = (uint32_t)(now - lab->icmp_filtered[h]);
+			lab->icmp_filtered[h] = now;
+			if (r->mbox_present[h])
+				in->icmp_filtered[h] = (uint32_t)r->mbox[h].icmp_filtered;
+		}
+	}
+	sd_verdict_judge(in, &r->v);
+	if (r->client.handshake_done)
+		r->v.server_flight = r->client.server_bytes;
+	if ((ret = sd_verdict_ladder_build(in, &r->lad)) < 0) {
+		snprintf(err, errlen, "building the ladder: %s", sd_strerror(ret));
+		return ret;
+	}
+	sd_ladder_text(&r->lad, 80, r->ladder, sizeof(r->ladder));
+	return 0;
+}
+
+void sd_lab_cell_server_facts(struct sd_cell_result *r)
+{
+	struct sd_vd_server *s = &r->server;
+	const struct sd_server_conn *k = &r->conn;
+
+	if (!r->conn_present)
+		return;
+	s->present = true;
+	for (size_t i = 0; i < k->nreads && i < SD_VD_MAX_RECV; i++)
+		s->recvs[s->nrecvs++] = k->read_len[i];
+	s->bytes_in = k->bytes_in;
+	s->hello_complete = k->hello_complete;
+	s->handshake_done = k->handshake_done;
+	s->group = k->group;
+	s->hrr_sent = k->hrr;
+	s->alert_sent = k->alert_sent;
+	s->alert_desc = k->alert_sent_desc;
+	s->rst_sent = k->end == SD_END_SERVER_RST;
+	s->fin_sent = k->end == SD_END_SERVER_FIN;
+	s->bytes_out = k->bytes_out;
+	snprintf(s->error, sizeof(s->error), "%s", k->error);
+}
+
+void sd_lab_parts(struct sd_lab *lab, struct sd_lab_parts *out)
+{
+	out->topo = lab->topo;
+	out->server = lab->server;
+	out->proxy_hop = lab->proxy_hop;
+	out->server_port = SERVER_PORT;
+	out->keylog_path = lab->opts.keylog_path;
+	out->added_delay_ms = added_delay_ms(lab);
+}
+
 int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_result *r,
 	       char *err, size_t errlen)
 {
@@ -813,8 +948,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	struct engine_job ej;
 	struct sd_rng rng;
 	struct sd_vd_input in;
-	const struct sd_obs_pkt *op;
-	size_t nop, splits[SD_SHAPE_MAX_SPLITS], nsplits = 0, rec;
+	size_t splits[SD_SHAPE_MAX_SPLITS], nsplits = 0, rec;
 	double t0 = now_ms();
 	uint8_t key[16];
 	int ret;
@@ -824,6 +958,13 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	/* The server listens on one family: the lab's. */
 	if (cell->ipv6 != lab->opts.ipv6) {
 		snprintf(err, errlen, "the lab was built for %s", lab->opts.ipv6 ? "IPv6" : "IPv4");
+		return -SD_EVALUE;
+	}
+	/* A real client program, judged from the captures (lab_client.c). */
+	if (cell->real_client)
+		return sd_lab_run_client(lab, cell, r, err, errlen);
+	if (lab->opts.client_kernel) {
+		snprintf(err, errlen, "the lab was built for real clients (its client kernel owns the engine's address)");
 		return -SD_EVALUE;
 	}
 	ret = cell->seed ? sd_rng_seed(&rng, cell->seed) : sd_rng_fresh(&rng);
@@ -948,16 +1089,8 @@ built:
 		}
 	}
 
-	sd_observer_reset(lab->obs);
-	/* A cell's flows start clean in every user-space hop, its random
-	 * choices drawn from the cell's seed (or the hop's own). */
-	for (size_t h = 0; h < lab->path.nhops; h++) {
-		if (lab->mbox[h] && (ret = sd_mbox_reset(lab->mbox[h], r->seed)) < 0) {
-			snprintf(err, errlen, "resetting the middlebox engine of hop '%s': %s",
-				 lab->path.hop[h].name, sd_strerror(ret));
-			goto out;
-		}
-	}
+	if ((ret = sd_lab_cell_reset(lab, r->seed, err, errlen)) < 0)
+		goto out;
 	{
 		double te = now_ms();
 
@@ -1080,108 +1213,31 @@ built:
 				r->hello2_len = cell->replay->hello2_len;
 		}
 	}
-	if (r->conn_present) {
-		struct sd_vd_server *s = &r->server;
-		const struct sd_server_conn *k = &r->conn;
+	sd_lab_cell_server_facts(r);
 
-		s->present = true;
-		for (size_t i = 0; i < k->nreads && i < SD_VD_MAX_RECV; i++)
-			s->recvs[s->nrecvs++] = k->read_len[i];
-		s->bytes_in = k->bytes_in;
-		s->hello_complete = k->hello_complete;
-		s->handshake_done = k->handshake_done;
-		s->group = k->group;
-		s->hrr_sent = k->hrr;
-		s->alert_sent = k->alert_sent;
-		s->alert_desc = k->alert_sent_desc;
-		s->rst_sent = k->end == SD_END_SERVER_RST;
-		s->fin_sent = k->end == SD_END_SERVER_FIN;
-		s->bytes_out = k->bytes_out;
-		snprintf(s->error, sizeof(s->error), "%s", k->error);
-	}
-
-	ret = mbox_settle(lab, r);
-	if (ret < 0) {
-		snprintf(err, errlen, "reading the middlebox engines: %s", sd_strerror(ret));
+	if ((ret = sd_lab_cell_packets(lab, r, true, err, errlen)) < 0)
 		goto out;
-	}
-	/* Every hop's captures of this cell. */
-	ret = sd_observer_sync(lab->obs, &op, &nop);
-	if (ret < 0) {
-		snprintf(err, errlen, "reading captures: %s", sd_strerror(ret));
-		goto out;
-	}
-	if (nop > SD_CELL_MAX_PKTS)
-		nop = SD_CELL_MAX_PKTS;
-	{
-		size_t bytes = 0, off = 0;
-
-		for (size_t i = 0; i < nop; i++)
-			bytes += op[i].len;
-		r->pkts = calloc(nop ? nop : 1, sizeof(*r->pkts));
-		r->pkt_bytes = malloc(bytes ? bytes : 1);
-		if (!r->pkts || !r->pkt_bytes) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < nop; i++) {
-			struct sd_vd_pkt *vp = &r->pkts[r->npkts++];
-
-			memcpy(r->pkt_bytes + off, op[i].data, op[i].len);
-			vp->frame = r->pkt_bytes + off;
-			vp->len = op[i].len;
-			vp->ts_ns = op[i].ts_ns;
-			place(lab, &op[i], vp);
-			off += op[i].len;
-		}
-	}
 
 	memset(&in, 0, sizeof(in));
-	in.nhops = lab->path.nhops;
-	for (size_t i = 0; i < in.nhops && i < SD_VD_MAX_HOPS; i++)
-		snprintf(in.hop_names[i], sizeof(in.hop_names[i]), "%s", lab->path.hop[i].name);
-	for (size_t i = 0; i <= in.nhops && i <= SD_VD_MAX_HOPS; i++)
-		in.link_mtu[i] = t->link[i].mtu;
 	in.family = cell->ipv6 ? 6 : 4;
 	memcpy(in.client_addr, ej.cfg.src, 16);
 	memcpy(in.server_addr, ej.cfg.dst, 16);
 	in.client_port = r->sport;
-	in.server_port = SERVER_PORT;
 	in.flight = r->flight;
 	in.flight_len = r->flight_len;
 	in.hello = &lab->hello;
 	in.ipfrag = cell->shape.ipfrag != 0;
-	in.client = &r->client;
-	in.server = &r->server;
-	in.pkts = r->pkts;
-	in.npkts = r->npkts;
-	in.proxy_hop = lab->proxy_hop;
 	/* A filtered ICMP error means a dropped packet, hence a retransmission
 	 * or a stall: only then are the counters worth a netlink round trip. */
-	if (r->eng.retransmits || r->eng.state != SD_ENGINE_DONE) {
-		for (size_t h = 0; h < lab->path.nhops && h < SD_VD_MAX_HOPS; h++) {
-			uint64_t now = icmp_filter_count(lab, h);
-
-			in.icmp_filtered[h] = (uint32_t)(now - lab->icmp_filtered[h]);
-			lab->icmp_filtered[h] = now;
-			if (r->mbox_present[h])
-				in.icmp_filtered[h] = (uint32_t)r->mbox[h].icmp_filtered;
-		}
-	}
-	sd_verdict_judge(&in, &r->v);
-	if (r->client.handshake_done)
-		r->v.server_flight = r->client.server_bytes;
+	if ((ret = sd_lab_cell_judge(lab, &in, r, r->eng.retransmits || r->eng.state != SD_ENGINE_DONE,
+				     err, errlen)) < 0)
+		goto out;
 	if (rp && (r->v.outcome == SD_OK || r->v.outcome == SD_OK_HRR)) {
 		size_t l = strlen(r->v.detail);
 
 		snprintf(r->v.detail + l, sizeof(r->v.detail) - l,
 			 " as whole records; the handshake would complete (a captured hello: no keys to finish it)");
 	}
-	if ((ret = sd_verdict_ladder_build(&in, &r->lad)) < 0) {
-		snprintf(err, errlen, "building the ladder: %s", sd_strerror(ret));
-		goto out;
-	}
-	sd_ladder_text(&r->lad, 80, r->ladder, sizeof(r->ladder));
 	r->t_total_ms = now_ms() - t0;
 	ret = 0;
 out:
@@ -1260,4 +1316,9 @@ next:
 		}
 	}
 	return 0;
+}
+
+bool sd_lab_client_kernel(const struct sd_lab *lab)
+{
+	return lab->opts.client_kernel;
 }

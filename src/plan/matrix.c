@@ -28,6 +28,7 @@ struct list {
 struct section {
 	uint16_t group;
 	struct list profiles, paths, servers, shapes;
+	struct list clients;             /* real clients: names in the profiles table */
 	bool fam[2];                     /* ipv4, ipv6 */
 	uint32_t expect;
 	int expect_line;
@@ -50,6 +51,7 @@ struct ctx {
 	struct rule *rules;
 	size_t nrules;
 	int where;                       /* 0 none, 1 [matrix], 2 [cells], 3 [expect] */
+	bool as_profile[SD_MATRIX_MAX_NAMES];   /* a profiles name listed under profiles */
 	int line;
 };
 
@@ -125,7 +127,7 @@ struct list_arg {
 	struct sd_matrix_name *tab;
 	size_t *n;
 	const char *what;
-	int kind;                        /* 0 name, 1 server, 2 shape */
+	int kind;                        /* 0 name, 1 server or client, 2 shape */
 };
 
 static int add_item(struct ctx *c, const char *w, void *arg)
@@ -136,7 +138,8 @@ static int add_item(struct ctx *c, const char *w, void *arg)
 	if (a->kind == 1) {
 		for (const char *s = w; *s; s++)
 			if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-				return fail(c, -SD_EVALUE, "servers: '%.60s' is not a server name", w);
+				return fail(c, -SD_EVALUE, "%s: '%.60s' is not a %s name", a->what, w,
+					    strcmp(a->what, "clients") == 0 ? "client" : "server");
 	} else if (a->kind == 2 && strcmp(w, "default") != 0) {
 		struct sd_shape sh;
 		char e[200];
@@ -244,8 +247,25 @@ static int on_cells_key(struct ctx *c, const char *key, const char *value)
 	struct sd_matrix *m = c->m;
 	struct section *s = &c->sec[c->nsec - 1];
 
-	if (strcmp(key, "profiles") == 0)
-		return parse_list(c, &s->profiles, m->profiles, &m->nprofiles, "profiles", 0, value);
+	if (strcmp(key, "profiles") == 0 || strcmp(key, "clients") == 0) {
+		bool cl = key[0] == 'c';
+		struct list *l = cl ? &s->clients : &s->profiles;
+		int ret = parse_list(c, l, m->profiles, &m->nprofiles, key, cl, value);
+
+		/* A real client's cells take the profile slot (ids, rules, rows). */
+		for (size_t i = 0; ret == 0 && i < l->n; i++) {
+			uint16_t k = l->item[i];
+
+			if (cl)
+				m->client[k] = true;
+			else
+				c->as_profile[k] = true;
+			if (m->client[k] && c->as_profile[k])
+				return fail(c, -SD_EVALUE, "'%.60s' is listed as a profile and as a client",
+					    m->profiles[k].name);
+		}
+		return ret;
+	}
 	if (strcmp(key, "paths") == 0)
 		return parse_list(c, &s->paths, m->paths, &m->npaths, "paths", 0, value);
 	if (strcmp(key, "servers") == 0)
@@ -286,7 +306,7 @@ static int on_cells_key(struct ctx *c, const char *key, const char *value)
 		s->chain_size = (size_t)v;
 		return 0;
 	}
-	return fail(c, -SD_EUNKNOWN, "unknown key '%.40s' in [cells] (profiles, paths, servers, "
+	return fail(c, -SD_EUNKNOWN, "unknown key '%.40s' in [cells] (profiles, clients, paths, servers, "
 		    "shapes, families, expect, chain_size)", key);
 }
 
@@ -409,10 +429,13 @@ static int expand(struct ctx *c)
 		size_t n;
 
 		c->line = s->line;
-		if (!s->profiles.n || !s->paths.n)
-			return fail(c, -SD_EVALUE, "[cells %s]: profiles and paths are required",
+		if ((!s->profiles.n && !s->clients.n) || !s->paths.n)
+			return fail(c, -SD_EVALUE, "[cells %s]: profiles and paths are required (clients may stand for profiles)",
 				    m->groups[s->group].name);
-		n = s->profiles.n * s->paths.n * (s->servers.n ? s->servers.n : 1) *
+		if (s->profiles.n + s->clients.n > MAX_LIST)
+			return fail(c, -SD_ELIMIT, "[cells %s]: more than %d profiles and clients",
+				    m->groups[s->group].name, MAX_LIST);
+		n = (s->profiles.n + s->clients.n) * s->paths.n * (s->servers.n ? s->servers.n : 1) *
 		    (s->shapes.n ? s->shapes.n : 1) * (size_t)(s->fam[0] + s->fam[1]);
 		total += n;
 		if (total > SD_MATRIX_MAX_CELLS)
@@ -438,8 +461,11 @@ static int expand(struct ctx *c)
 	}
 	for (size_t i = 0; i < c->nsec; i++) {
 		const struct section *s = &c->sec[i];
-		struct list servers = s->servers, shapes = s->shapes;
+		struct list servers = s->servers, shapes = s->shapes, rows = s->profiles;
 
+		/* Rows: the profiles, then the real clients. */
+		for (size_t q = 0; q < s->clients.n; q++)
+			rows.item[rows.n++] = s->clients.item[q];
 		if (!servers.n)
 			servers.item[servers.n++] = def_server;
 		if (!shapes.n)
@@ -447,12 +473,13 @@ static int expand(struct ctx *c)
 		for (size_t pa = 0; pa < s->paths.n; pa++)
 			for (size_t sv = 0; sv < servers.n; sv++)
 				for (int f = 0; f < 2; f++)
-					for (size_t pr = 0; s->fam[f] && pr < s->profiles.n; pr++)
+					for (size_t pr = 0; s->fam[f] && pr < rows.n; pr++)
 						for (size_t sh = 0; sh < shapes.n; sh++) {
 							struct sd_matrix_cell *cell = &m->cells[k];
 
 							cell->index = k;
-							cell->profile = s->profiles.item[pr];
+							cell->profile = rows.item[pr];
+							cell->client = m->client[cell->profile];
 							cell->path = s->paths.item[pa];
 							cell->server = servers.item[sv];
 							cell->shape = shapes.item[sh];

@@ -91,6 +91,18 @@ void sd_report_hello_json(struct sd_json *j, const struct sd_hello *h,
 			sd_json_int(j, r->segments[i]);
 		sd_json_arr_close(j);
 	}
+	if (h->random) {
+		static const char hx[] = "0123456789abcdef";
+		char rnd[65];
+
+		/* What NSS key logs name a connection by (CLIENT_RANDOM). */
+		for (int i = 0; i < 32; i++) {
+			rnd[2 * i] = hx[h->random[i] >> 4];
+			rnd[2 * i + 1] = hx[h->random[i] & 15];
+		}
+		rnd[64] = 0;
+		sd_json_kstr(j, "random", rnd);
+	}
 	sd_json_key(j, "sni");
 	if (h->sni)
 		sd_json_strn(j, h->sni, h->sni_len);

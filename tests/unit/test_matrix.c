@@ -118,6 +118,34 @@ static void test_dedup(void)
 	CHECK_STR(m.groups[m.cells[2].group].name, "b");
 }
 
+/* Real clients take the profile slot: rows after the profiles, ids, rules. */
+static void test_clients(void)
+{
+	CHECK_INT(parse("[cells a]\nprofiles = classic\nclients = chromium curl\n"
+			"paths = clean tunnel-1280-blackhole\n"
+			"[expect]\nblackhole = * tunnel-1280-blackhole\nok = curl tunnel-1280-blackhole\n"), 0);
+	CHECK_INT(m.ncells, 6);
+	CHECK_STR(m.cells[0].id, "classic/clean/openssl");
+	CHECK(!m.cells[0].client);
+	CHECK_STR(m.cells[1].id, "chromium/clean/openssl");
+	CHECK(m.cells[1].client);
+	CHECK(m.client[m.cells[1].profile]);
+	CHECK_STR(m.cells[2].id, "curl/clean/openssl");
+	CHECK(m.cells[2].client);
+	CHECK_STR(m.cells[4].id, "chromium/tunnel-1280-blackhole/openssl");
+	CHECK_INT(m.cells[4].expect, 1u << SD_BLACKHOLE);
+	CHECK_STR(m.cells[5].id, "curl/tunnel-1280-blackhole/openssl");
+	CHECK_INT(m.cells[5].expect, 1u << SD_OK);
+	/* Clients alone are rows enough. */
+	CHECK_INT(parse("[cells a]\nclients = node-pq\npaths = clean\n"), 0);
+	CHECK_INT(m.ncells, 1);
+	CHECK(m.cells[0].client);
+	CHECK_ERR("[cells a]\nprofiles = curl\n[cells b]\nclients = curl\n", -SD_EVALUE, 4,
+		  "'curl' is listed as a profile and as a client");
+	CHECK_ERR("[cells a]\nclients = Chrom/ium\n", -SD_EVALUE, 2, "not a client name");
+	CHECK_ERR("[cells a]\nclients = curl curl\n", -SD_EDUP, 2, "'curl' twice");
+}
+
 static void test_errors(void)
 {
 	CHECK_ERR("", -SD_EVALUE, 0, "no [cells NAME] section");
@@ -182,6 +210,7 @@ int main(void)
 	test_expansion();
 	test_rules();
 	test_dedup();
+	test_clients();
 	test_errors();
 	test_builtin();
 	sd_matrix_free(&m);

@@ -177,7 +177,7 @@
       ['rule', h('code', null, str(c.rule))],
       ['breaking hop', d.breaking ? h('strong', null, String(d.breaking)) : na('none')],
       ['ICMP reached client', yesno(d.icmp_reached_client)],
-      ['engine end', str(c.engine_end)]
+      c.client_end ? ['client', str(c.client) + ': ' + str(c.client_end)] : ['engine end', str(c.engine_end)]
     ]);
     var right = kv([
       ['group', n.group ? String(n.group) + (isNum(n.group_id) ? ' (0x' + n.group_id.toString(16).padStart(4, '0') + ')' : '') : na('none')],
