@@ -26,6 +26,7 @@
 
 #include "cell.h"
 #include "cli.h"
+#include "rootless.h"
 #include "shakedown/builtin.h"
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
@@ -909,7 +910,7 @@ int cmd_matrix(int argc, char **argv)
 		break;
 	}
 	if (geteuid() != 0) {
-		rc = cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
+		rc = cli_no_privilege();
 		goto out;
 	}
 	/* A Node.js server in the plan and no Node: say so once, up front. */

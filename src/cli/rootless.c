@@ -70,6 +70,8 @@ static int write_proc(const char *path, const char *text)
  * counts (ENOSPC; the limit is per user namespace, so a parent's may be the
  * one at 0). Anything else at EPERM is a seccomp filter or a chroot.
  */
+static char why[512];
+
 static int forbidden(const char *step, int err)
 {
 	static const char *const limits[][2] = {
@@ -79,25 +81,40 @@ static int forbidden(const char *step, int err)
 	};
 	const char *what = "rootless mode (a user namespace of our own) is forbidden here";
 
-	if (sysctl_value("/proc/sys/kernel/unprivileged_userns_clone") == 0)
-		return cli_error(SD_EXIT_ENV, "%s: kernel.unprivileged_userns_clone = 0 "
-				 "(set it to 1, or run as root)", what);
-	if (sysctl_value("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
-		return cli_error(SD_EXIT_ENV, "%s: kernel.apparmor_restrict_unprivileged_userns = 1 "
-				 "(set it to 0, give shakedown an AppArmor profile with 'userns,', or run as root)",
-				 what);
+	if (sysctl_value("/proc/sys/kernel/unprivileged_userns_clone") == 0) {
+		snprintf(why, sizeof(why), "%s: kernel.unprivileged_userns_clone = 0 "
+			 "(set it to 1, or run as root)", what);
+		return SD_EXIT_ENV;
+	}
+	if (sysctl_value("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1) {
+		snprintf(why, sizeof(why), "%s: kernel.apparmor_restrict_unprivileged_userns = 1 "
+			 "(set it to 0, give shakedown an AppArmor profile with 'userns,', or run as root)",
+			 what);
+		return SD_EXIT_ENV;
+	}
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
-		if (sysctl_value(limits[i][0]) == 0)
-			return cli_error(SD_EXIT_ENV, "%s: %s = 0 (raise it, or run as root)", what, limits[i][1]);
+		if (sysctl_value(limits[i][0]) == 0) {
+			snprintf(why, sizeof(why), "%s: %s = 0 (raise it, or run as root)", what, limits[i][1]);
+			return SD_EXIT_ENV;
+		}
 	if (err == ENOSPC || err == EUSERS)
-		return cli_error(SD_EXIT_ENV, "%s: %s: %s (user.max_user_namespaces or "
-				 "user.max_net_namespaces is used up here or in a parent namespace; raise it, "
-				 "or run as root)", what, step, strerror(err));
-	if (err == EPERM)
-		return cli_error(SD_EXIT_ENV, "%s: %s: %s (no sysctl forbids it, so a seccomp filter "
-				 "(a container's?) or a chroot does; run as root, or outside the container)",
-				 what, step, strerror(err));
-	return cli_error(SD_EXIT_ENV, "%s: %s: %s (run as root)", what, step, strerror(err));
+		snprintf(why, sizeof(why), "%s: %s: %s (user.max_user_namespaces or "
+			 "user.max_net_namespaces is used up here or in a parent namespace; raise it, "
+			 "or run as root)", what, step, strerror(err));
+	else if (err == EPERM)
+		snprintf(why, sizeof(why), "%s: %s: %s (no sysctl forbids it, so a seccomp filter "
+			 "(a container's?) or a chroot does; run as root, or outside the container)",
+			 what, step, strerror(err));
+	else
+		snprintf(why, sizeof(why), "%s: %s: %s (run as root)", what, step, strerror(err));
+	return SD_EXIT_ENV;
+}
+
+int cli_no_privilege(void)
+{
+	if (why[0])
+		return cli_error(SD_EXIT_ENV, "%s", why);
+	return cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
 }
 
 int cli_rootless_enter(void)
@@ -170,5 +187,13 @@ int cli_rootless_prepare(int argc, char **argv)
 		return cli_error(SD_EXIT_ENV,
 				 "needs real root: rootless namespaces vanish with the process and 'ip netns exec' "
 				 "cannot see them (use 'topo up PATH' without --keep, or run as root)");
-	return cli_rootless_enter();
+	if (cli_rootless_enter() == 0)
+		return 0;
+	/* Forced while root: the test of rootless mode itself, say it now.
+	 * Otherwise go on unprivileged: the command checks its arguments
+	 * first (a bad one is still exit 2) and, when it needs privilege,
+	 * says why it has none (cli_no_privilege). */
+	if (geteuid() == 0)
+		return cli_no_privilege();
+	return 0;
 }

@@ -10,8 +10,11 @@
  * before any thread exists: enters rootless mode (cli_rootless_enter) when
  * the command builds namespaces (run, matrix, topo up), is not asking for
  * --help, and cli_rootless_wanted() says so. 'topo up --keep' and 'topo
- * down' cannot work rootless and exit 3 here. Returns 0 to go on, or the
- * exit code after printing one line.
+ * down' cannot work rootless and exit 3 here. When the system forbids
+ * rootless mode the command goes on unprivileged (its bad arguments are
+ * still exit 2) and reports it through cli_no_privilege(); only a forced
+ * rootless mode as root fails here. Returns 0 to go on, or the exit code
+ * after printing one line.
  */
 int cli_rootless_prepare(int argc, char **argv);
 
@@ -27,10 +30,17 @@ int cli_rootless_wanted(void);
  * the caller's uid and gid mapped to 0, so that it may build network
  * namespaces without real root. Must run before the process has a second
  * thread (unshare(CLONE_NEWUSER) refuses multithreaded callers). On failure
- * prints one line naming what forbids it (the sysctl, seccomp...) and
- * returns SD_EXIT_ENV; 0 on success. The namespaces die with the process.
+ * keeps one line naming what forbids it (the sysctl, seccomp...) for
+ * cli_no_privilege() and returns SD_EXIT_ENV; 0 on success. The namespaces
+ * die with the process.
  */
 int cli_rootless_enter(void);
+
+/*
+ * For a command that needs privilege and has none: prints why (what forbade
+ * rootless mode, or that root is needed) and returns SD_EXIT_ENV.
+ */
+int cli_no_privilege(void);
 
 /* True once cli_rootless_enter() has succeeded. */
 bool cli_rootless_active(void);

@@ -11,6 +11,7 @@
 #include "cell.h"
 #include "cli.h"
 #include "detect.h"
+#include "rootless.h"
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 #include "shakedown/path.h"
@@ -122,7 +123,7 @@ int cli_lab_ready(const struct sd_lab_opts *lo, const char *server_name)
 					 server_name, why);
 	}
 	if (geteuid() != 0)
-		return cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
+		return cli_no_privilege();
 	return 0;
 }
 

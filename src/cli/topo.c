@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rootless.h"
 #include "shakedown/mbox.h"
 #include "shakedown/path.h"
 #include "shakedown/pkt.h"
@@ -127,7 +128,7 @@ static int topo_up(int argc, char **argv)
 					 "hop '%s' needs the user-space middlebox engine, which runs only while 'topo up' does: drop --keep",
 					 path.hop[h].name);
 	if (geteuid() != 0)
-		return cli_error(SD_EXIT_ENV, "needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to build namespaces");
+		return cli_no_privilege();
 	ret = sd_topo_open(&path, flags, &t, &terr);
 	if (ret < 0)
 		return cli_error(ret == -EPERM ? SD_EXIT_ENV : SD_EXIT_INTERNAL, "building %s: %s: %s",

@@ -148,10 +148,17 @@ while [ "$(readlink "/proc/$holder/ns/user")" = "$(readlink /proc/self/ns/user)"
 # gathers the whole text (fullblock: until end of input) first.
 printf '0 0 1\n%s %s 1\n' "$NOBODY" "$NOBODY" | dd of="/proc/$holder/uid_map" bs=4096 iflag=fullblock status=none
 printf '0 0 1\n%s %s 1\n' "$NOGROUP" "$NOGROUP" | dd of="/proc/$holder/gid_map" bs=4096 iflag=fullblock status=none
-rc=0
-nsenter -t "$holder" -U bash -c 'echo 0 > /proc/sys/user/max_user_namespaces || exit 9
-  cd "$1" && exec setpriv --reuid="$2" --regid="$3" --clear-groups "$4" run --profile chrome-pq --path clean' \
-  _ "$PUB/out" "$NOBODY" "$NOGROUP" "$S" > "$TMP/forbid.out" 2> "$TMP/forbid.err" || rc=$?
+# forbid_run NAME ARGS...: the harness as nobody inside that namespace.
+forbid_run() {
+  local name=$1; shift
+  rc=0
+  nsenter -t "$holder" -U bash -c 'echo 0 > /proc/sys/user/max_user_namespaces || exit 9
+    cd "$1" && shift && exec setpriv --reuid="$1" --regid="$2" --clear-groups "${@:3}"' \
+    _ "$PUB/out" "$NOBODY" "$NOGROUP" "$S" "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" || rc=$?
+}
+forbid_run badflag run --profile chrome-pq --path clean --no-such-flag
+check "forbidden, bad flag: still exit 2 (got $rc: $(cat "$TMP/badflag.err"))" test "$rc" -eq 2
+forbid_run forbid run --profile chrome-pq --path clean
 kill "$holder"
 wait "$holder" 2>/dev/null
 check "forbidden: exit 3 (got $rc: $(cat "$TMP/forbid.err"))" test "$rc" -eq 3
