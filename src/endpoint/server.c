@@ -51,6 +51,7 @@
 #include "shakedown/peer.h"
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
+#include "shakedown/tmpdir.h"
 
 #include "cert.h"
 
@@ -1429,10 +1430,8 @@ static int nginx_start(struct sd_server *srv, const struct sd_server_cfg *cfg, i
 		snprintf(msg, sizeof(msg), "preparing the certificate for nginx: %s", sd_strerror(ret));
 		goto out;
 	}
-	snprintf(srv->nginx_dir, sizeof(srv->nginx_dir), "/tmp/shakedown-nginx-XXXXXX");
-	if (!mkdtemp(srv->nginx_dir)) {
-		ret = -errno;
-		srv->nginx_dir[0] = 0;
+	/* Swept even when we are SIGKILLed (shakedown/tmpdir.h). */
+	if ((ret = sd_tmpdir_make("nginx", srv->nginx_dir, sizeof(srv->nginx_dir))) < 0) {
 		snprintf(msg, sizeof(msg), "creating a directory for nginx: %s", strerror(-ret));
 		goto out;
 	}

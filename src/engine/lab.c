@@ -28,6 +28,7 @@
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
 #include "shakedown/topo.h"
+#include "shakedown/tmpdir.h"
 
 #define SERVER_PORT 443
 
@@ -252,7 +253,7 @@ static int start_exec_hop(struct sd_lab *lab, size_t h, char *err, size_t errlen
 		snprintf(err, errlen, "hop '%s': creating %s: %s", hop->name, v[0].value, strerror(-ret));
 		goto out;
 	}
-	/* exec_dir is short (/tmp/shakedown-exec-XXXXXX), and so are the names. */
+	/* exec_dir is short (sd_tmpdir_make), and so are the names. */
 	if (hop->config[0] && (size_t)snprintf(v[1].value, sizeof(v[1].value), "%.200s/%s", v[0].value,
 					      hop->config) >= sizeof(v[1].value)) {
 		ret = -ENAMETOOLONG;
@@ -348,11 +349,10 @@ static int start_exec_hops(struct sd_lab *lab, char *err, size_t errlen)
 	for (size_t h = 0; h < lab->path.nhops; h++) {
 		if (!(lab->path.hop[h].given & SD_BEH_EXEC))
 			continue;
+		/* In the process's private directory, which a sweeper process
+		 * removes even when we are SIGKILLed (shakedown/tmpdir.h). */
 		if (!lab->exec_dir[0]) {
-			snprintf(lab->exec_dir, sizeof(lab->exec_dir), "/tmp/shakedown-exec-XXXXXX");
-			if (!mkdtemp(lab->exec_dir)) {
-				ret = -errno;
-				lab->exec_dir[0] = 0;
+			if ((ret = sd_tmpdir_make("exec", lab->exec_dir, sizeof(lab->exec_dir))) < 0) {
 				snprintf(err, errlen, "creating a directory for hop programs: %s",
 					 strerror(-ret));
 				return ret;

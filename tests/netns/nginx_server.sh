@@ -16,7 +16,9 @@ cell() {
   "$S" run --server nginx --seed "nginx-$name" --json "$@" > "$TMP/$name.json" 2> "$TMP/$name.err" || rc=$?
   if [ $rc -ge 2 ]; then bad "$name: exit $rc: $(cat "$TMP/$name.err")"; fi
 }
-before=$(ls /tmp | grep -c '^shakedown-nginx-' || true)
+# The harness's private directories go under TMPDIR: it must end empty.
+export TMPDIR=$TMP/tmpdir
+mkdir -p "$TMPDIR"
 # A distribution nginx may run on the host (apt starts it): count, don't assume none.
 procs=$(pgrep -xc nginx || true)
 
@@ -35,5 +37,5 @@ cell mb --profile chrome-pq --path sslsplit-1k
 jq_is "a middlebox in front of nginx" "$TMP/mb.json" '"\(.outcome) \(.detail.breaking)"' "reset sslsplit"
 expect_exit 2 "--keylog is refused" "$S" run --server nginx --profile chrome-pq --path clean --keylog "$TMP/k"
 check "no nginx of ours left running" test "$(pgrep -xc nginx || true)" -eq "$procs"
-check "no temp directory left" test "$(ls /tmp | grep -c '^shakedown-nginx-' || true)" -eq "$before"
+check "no temp directory left" test -z "$(ls -A "$TMPDIR")"
 finish
