@@ -193,10 +193,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 2) {
-		usage(stderr);
-		return SD_EXIT_USAGE;
-	}
+	/* Bad input gets one line (DESIGN.md); the usage is one --help away. */
+	if (argc < 2)
+		return cli_error(SD_EXIT_USAGE, "a command is needed (see 'shakedown --help')");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return SD_EXIT_OK;

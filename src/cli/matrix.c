@@ -223,10 +223,11 @@ static int resolve(struct run *r)
 				return ret;
 			ret = sd_path_parse((const char *)data, len, base, &r->paths[i], &e);
 			free(data);
-			if (ret == 0)
-				sd_path_set_dir(&r->paths[i], file);
 			if (ret < 0)
 				return cli_spec_error(file, e.line, e.msg);
+			sd_path_set_dir(&r->paths[i], file);
+			if ((ret = cli_check_exec_hops(file, &r->paths[i])) != 0)
+				return ret;
 		} else if ((ret = sd_path_builtin(nm->name, &r->paths[i], &e)) < 0) {
 			return spec_fail(r, nm->line, "unknown path '%s' (see 'shakedown list paths')", nm->name);
 		}

@@ -2,6 +2,7 @@
 /* shakedown run: one cell — a profile through a path to a server — built, watched, judged. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "cell.h"
 #include "cli.h"
 #include "detect.h"
+#include "shakedown/builtin.h"
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 #include "shakedown/path.h"
@@ -71,6 +73,46 @@ static const char run_usage[] =
 	"  shakedown run --profile pq-advertise-only --path clean --server node-pq-hrr\n"
 	"  shakedown run --profile chrome-pq --path mss-536 --pcap-dir /tmp/pcaps --json\n";
 
+int cli_check_exec_hops(const char *name, const struct sd_path *p)
+{
+	/* Programs that would leave the hop's namespace for another one (the
+	 * host's, say): a hop's program runs where the lab put it. */
+	static const char *const escapes[] = { "nsenter", "unshare", "ip", "chroot", "setsid", NULL };
+
+	for (size_t h = 0; h < p->nhops; h++) {
+		const struct sd_path_hop *hop = &p->hop[h];
+		char word[256], exe[PATH_MAX], fn[PATH_MAX];
+		size_t n = strcspn(hop->exec, " \t");
+		const char *base;
+		bool found = false;
+
+		if (!(hop->given & SD_BEH_EXEC))
+			continue;
+		snprintf(word, sizeof(word), "%.*s", (int)n, hop->exec);
+		base = strrchr(word, '/') ? strrchr(word, '/') + 1 : word;
+		for (size_t i = 0; escapes[i]; i++)
+			if (!strcmp(base, escapes[i]))
+				return cli_spec_error(name, hop->line, "exec: the hop's program must run in the hop's "
+						      "namespace; 'nsenter', 'unshare', 'ip', 'chroot' and 'setsid' are refused");
+		/* A template in argv[0] is only known once the lab exists. */
+		if (!strchr(word, '{') && sd_proc_find_exe(word, exe, sizeof(exe)) < 0)
+			return cli_error(SD_EXIT_USAGE, "%s:%d: exec: '%.200s' is not an executable file%s",
+					 name, hop->line, word, strchr(word, '/') ? "" : " in PATH");
+		if (!hop->config[0])
+			continue;
+		if (p->dir[0] && (size_t)snprintf(fn, sizeof(fn), "%s/%s", p->dir, hop->config) < sizeof(fn) &&
+		    access(fn, R_OK) == 0)
+			continue;
+		for (const struct sd_builtin_file *b = sd_builtin_mbox; b->name && !found; b++)
+			found = !strcmp(b->name, hop->config);
+		if (!found)
+			return cli_error(SD_EXIT_USAGE, "%s:%d: config %s: not found %s", name, hop->line,
+					 hop->config, p->dir[0] ? "next to the path file nor built in" :
+					 "among the built-in configs (netns/mbox/)");
+	}
+	return 0;
+}
+
 int cli_load_path(const char *name, struct sd_path *p)
 {
 	struct sd_path_error err;
@@ -86,9 +128,10 @@ int cli_load_path(const char *name, struct sd_path *p)
 	if (ret == 1) {
 		ret = sd_path_parse((const char *)data, len, pname, p, &err);
 		free(data);
-		if (ret == 0)
-			sd_path_set_dir(p, name);
-		return ret < 0 ? cli_spec_error(name, err.line, err.msg) : 0;
+		if (ret < 0)
+			return cli_spec_error(name, err.line, err.msg);
+		sd_path_set_dir(p, name);
+		return cli_check_exec_hops(name, p);
 	}
 	ret = sd_path_builtin(name, p, &err);
 	if (ret == -SD_EUNKNOWN)

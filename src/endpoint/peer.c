@@ -251,7 +251,10 @@ static int node_major(const char *bin, char *ver, size_t vn)
 
 static bool executable(const char *p)
 {
-	return access(p, X_OK) == 0;
+	struct stat st;
+
+	/* Root has X_OK on every directory: exec would still fail. */
+	return access(p, X_OK) == 0 && stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static pthread_mutex_t find_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -862,7 +865,7 @@ struct sd_proc {
 };
 
 /* argv0 as is when it has a '/', else the first executable in PATH. */
-static int resolve_exe(const char *argv0, char *out, size_t n)
+int sd_proc_find_exe(const char *argv0, char *out, size_t n)
 {
 	const char *path = getenv("PATH");
 
@@ -1086,7 +1089,7 @@ int sd_proc_start(const struct sd_proc_cfg *cfg, struct sd_proc **out, char *err
 		snprintf(why, sizeof(why), "an empty command");
 		goto fail;
 	}
-	if ((ret = resolve_exe(cfg->argv[0], exe, sizeof(exe))) < 0) {
+	if ((ret = sd_proc_find_exe(cfg->argv[0], exe, sizeof(exe))) < 0) {
 		snprintf(why, sizeof(why), "'%.200s' is not an executable file%s", cfg->argv[0],
 			 strchr(cfg->argv[0], '/') ? "" : " in PATH");
 		goto fail;
