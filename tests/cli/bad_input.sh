@@ -104,6 +104,8 @@ printf '[path]\n[hop r1]\nbehaviours = exec\nexec = cat {config}\nconfig = ../..
 printf '[path]\n[hop r1]\nbehaviours = exec\nexec = cat {config}\nconfig = absent.cfg\n' > "$F/exec-noconf.ini"
 printf '[path]\n[hop r1]\nbehaviours = exec\nexec = /nonexistent/proxy -f {config}\n' > "$F/exec-noprog.ini"
 printf '[path]\n[hop r1]\nbehaviours = exec\nexec = sleep 1\nlisten = 70000\n' > "$F/exec-port.ini"
+printf '[path]\n[hop r1]\nbehaviours = exec\nexec = sleep 1\nstart_timeout = 50\n' > "$F/exec-start.ini"
+printf '[path]\n[hop r1]\nbehaviours = exec\nexec = nsenter -t 1 -n haproxy\n' > "$F/exec-nsenter.ini"
 { printf '[path]\n'; for i in 1 2 3 4 5 6 7 8 9; do printf '[hop h%d]\n' "$i"; done; } > "$F/nine-hops.ini"
 
 printf '[matrix\n' > "$F/m-syntax.ini"
@@ -183,6 +185,8 @@ row "config" "exec config escaping its directory" "$S" run --profile classic --p
 row "absent.cfg" "exec config missing" "$S" run --profile classic --path "$F/exec-noconf.ini"
 row "not an executable file" "exec program missing" "$S" run --profile classic --path "$F/exec-noprog.ini"
 row "listen" "exec port out of range" "$S" run --profile classic --path "$F/exec-port.ini"
+row "start_timeout" "exec start timeout out of range" "$S" run --profile classic --path "$F/exec-start.ini"
+row "hop's namespace" "exec program entering the host's namespace" "$S" run --profile classic --path "$F/exec-nsenter.ini"
 # matrix and merge
 row "unknown matrix 'nosuch'" "unknown matrix" "$S" matrix nosuch
 row "m-syntax.ini:1" "matrix syntax error" "$S" matrix "$F/m-syntax.ini"
