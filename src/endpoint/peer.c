@@ -905,6 +905,18 @@ static void proc_feed(struct sd_proc *p, char *acc, size_t *acc_len, const char 
 	}
 }
 
+/* Whether pid has exited (left a zombie: WNOWAIT), with its wait status. */
+static bool zombie(pid_t pid, int *st)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != pid)
+		return false;
+	*st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
+	return true;
+}
+
 static void *proc_main(void *arg)
 {
 	struct sd_proc *p = arg;
@@ -956,15 +968,10 @@ static void *proc_main(void *arg)
 			}
 		}
 		if (!gone) {
-			siginfo_t si;
-
 			/* WNOWAIT: an exited program stays a zombie, so its pid
 			 * and process group stay ours until the stop below. */
-			memset(&si, 0, sizeof(si));
-			if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-			    si.si_pid == p->pid) {
+			if (zombie(p->pid, &st)) {
 				gone = true;
-				st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
 				pthread_mutex_lock(&p->lock);
 				p->exited = true;
 				p->status = st;
@@ -993,6 +1000,11 @@ bool sd_proc_exited(struct sd_proc *p, char *why, size_t whylen)
 	bool ex;
 
 	pthread_mutex_lock(&p->lock);
+	/* The supervising thread looks every 100 ms: a program that has
+	 * just died (a zombie already) counts too, so that a cell that saw
+	 * its connection end is not judged before it is known. */
+	if (!p->exited && p->spawned && p->pid > 0 && zombie(p->pid, &p->status))
+		p->exited = true;
 	ex = p->exited;
 	if (ex && why && whylen) {
 		char st[48];

@@ -1686,8 +1686,9 @@ static int report(struct sd_server *srv, const struct query *q, unsigned wait_ms
 	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000ull;
 	int ret;
 
+	/* nginx reports nothing per connection, but its death is news. */
 	if (srv->nginx)
-		return -ENOENT;     /* nginx reports nothing per connection */
+		return sd_proc_exited(srv->nginx, NULL, 0) ? -ESRCH : -ENOENT;
 	deadline.tv_sec = (time_t)(end / 1000000000ull);
 	deadline.tv_nsec = (long)(end % 1000000000ull);
 	pthread_mutex_lock(&srv->lock);

@@ -315,6 +315,7 @@ static int start_exec_hop(struct sd_lab *lab, size_t h, char *err, size_t errlen
 	ps.cfg.family = family;
 	ps.cfg.listen_addr = lab->opts.ipv6 ? in->ip6 : in->ip4;
 	ps.cfg.listen_port = (uint16_t)hop->listen_port;
+	ps.cfg.start_timeout_ms = hop->start_ms;   /* 0: sd_proc_start's 5 s */
 	ret = sd_netns_run(t->node[h + 1].nsfd, start_proc, &ps);
 	if (ret < 0) {
 		snprintf(err, errlen, "hop '%s': starting `%.200s`: %s", hop->name, (char *)cmd.data,
@@ -821,6 +822,29 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		snprintf(err, errlen, "client engine: %s", sd_strerror(ret));
 		goto out;
 	}
+	/* A hop's program that died is no verdict about the path (its
+	 * kernel would answer with RSTs): the cell is the harness's error.
+	 * Its FIN or RST leaves before it is a zombie: when the handshake
+	 * did not complete, give its death 20 ms to show. */
+	for (size_t h = 0; h < lab->path.nhops; h++) {
+		char why[300];
+		bool dead = false;
+
+		for (int i = 0; lab->proc[h] && i < 10; i++) {
+			struct timespec ts = { 0, 2 * 1000 * 1000 };
+
+			if ((dead = sd_proc_exited(lab->proc[h], why, sizeof(why))) ||
+			    cc.sess.state == SD_SESS_DONE)
+				break;
+			nanosleep(&ts, NULL);
+		}
+		if (dead) {
+			snprintf(err, errlen, "hop '%s': its program exited during the cell: %s",
+				 lab->path.hop[h].name, why);
+			ret = -ESRCH;
+			goto out;
+		}
+	}
 
 	/* What the server saw of this connection. Behind an exec hop the
 	 * server's connection is the program's own, from the hop's address
@@ -836,7 +860,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 			sd_server_addr_v4(t->engine4, a);
 		ret = sd_server_report(lab->server, a, r->sport, 300, &r->conn);
 		if (ret == -ESRCH) {
-			/* A node-pq server died: the lab has no server any more. */
+			/* A node-pq or nginx server died: the lab has no server any more. */
 			snprintf(err, errlen, "the %s server process exited",
 				 sd_server_mode_name(lab->opts.server_mode));
 			goto out;
