@@ -33,6 +33,9 @@ int cli_stdout(const struct sd_buf *b);
  */
 int cli_read_spec(const char *name, const char *what, uint8_t **data, size_t *len,
 		  char *base, size_t n);
+/* An output file given to flag: "-", or a non-directory in a writable
+ * directory; checked before anything is built. 0, or 2 after one line. */
+int cli_check_output(const char *flag, const char *path);
 /* "file:line: msg" (or "file: msg"), exit 2. */
 int cli_spec_error(const char *name, int line, const char *msg);
 /* Parses a decimal size with bounds; -1 on error. */

@@ -135,6 +135,31 @@ int cli_read_spec(const char *name, const char *what, uint8_t **data, size_t *le
 	return 1;
 }
 
+int cli_check_output(const char *flag, const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	struct stat st;
+
+	if (!path || !strcmp(path, "-"))
+		return 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return cli_error(SD_EXIT_USAGE, "%s %s: is a directory", flag, path);
+	slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (stat(dir, &st) < 0)
+		return cli_error(SD_EXIT_USAGE, "%s %s: %s: %s", flag, path, dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cli_error(SD_EXIT_USAGE, "%s %s: %s is not a directory", flag, path, dir);
+	if (access(dir, W_OK) < 0)
+		return cli_error(SD_EXIT_USAGE, "%s %s: cannot write in %s: %s", flag, path, dir,
+				 strerror(errno));
+	return 0;
+}
+
 int cli_spec_error(const char *name, int line, const char *msg)
 {
 	if (line)

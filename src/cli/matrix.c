@@ -869,6 +869,12 @@ int cmd_matrix(int argc, char **argv)
 		rc = SD_EXIT_OK;
 		goto out;
 	}
+	/* Where the reports go, before hours of cells rather than after. */
+	if ((rc = cli_check_output("--json", out.json)) != 0 ||
+	    (rc = cli_check_output("--junit", out.junit)) != 0 ||
+	    (rc = cli_check_output("--markdown", out.markdown)) != 0 ||
+	    (rc = cli_check_output("--html", out.html)) != 0)
+		goto out;
 	for (size_t i = 0; i < r.ncells; i++) {
 		char node[4096], why[600];
 		const struct sd_matrix_cell *mc = r.cells[i].c;

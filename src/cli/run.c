@@ -354,6 +354,8 @@ int cmd_run(int argc, char **argv)
 		return cli_error(SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX)
 		return cli_error(SD_EXIT_USAGE, "--keylog: nginx has no hook for a key log (use --server openssl or node-pq)");
+	if ((ret = cli_check_output("--keylog", lo.keylog_path)) != 0)
+		return ret;
 	if (!profile_name || !path_name)
 		return cli_error(SD_EXIT_USAGE, "--profile and --path are required (see 'shakedown run --help')");
 	if ((ret = cli_load_profile(profile_name, &profile)) != 0)

@@ -161,6 +161,8 @@ row "--repeat" "bad number" "$S" run --profile classic --path clean --repeat ten
 row "--repeat" "zero repeats" "$S" run --profile classic --path clean --repeat 0
 row "--chain-size" "negative size" "$S" run --profile classic --path clean --chain-size -5
 row "superb" "unknown outcome" "$S" run --profile classic --path clean --expect superb
+row "--keylog" "key log into a missing directory" "$S" run --profile classic --path clean --keylog "$F/nodir/k.log"
+row "is a directory" "key log onto a directory" "$S" run --profile classic --path clean --keylog "$F/adir"
 row "--path" "run without a path" "$S" run --profile classic
 row "extra" "stray argument" "$S" run --profile classic --path clean extra
 row "mtu:20" "MTU below 68" "$S" run --profile classic --path "$F/mtu-low.ini"
@@ -196,6 +198,8 @@ row "apache" "matrix unknown server" "$S" matrix "$F/m-server.ini"
 row "superb" "matrix unknown outcome" "$S" matrix "$F/m-outcome.ini"
 row "warp" "matrix unknown shape" "$S" matrix "$F/m-shape.ini"
 row "--jobs" "zero jobs" "$S" matrix --jobs 0 --list
+row "--json" "matrix JSON into a missing directory (refused before any cell)" "$S" matrix bench --json "$F/nodir/m.json"
+row "is a directory" "matrix HTML onto a directory" "$S" matrix bench --html "$F/adir" -q
 row "--shard" "shard beyond the count" "$S" matrix --shard 3/2 --list
 row "--jobs" "flag without its value" "$S" matrix --jobs
 row "No such file" "diff of a missing file" "$S" matrix --diff "$F/nope.json" "$F/nope2.json"
@@ -212,5 +216,13 @@ row "mtu:20" "topo up with an MTU out of range" "$S" topo up "$F/mtu-low.ini"
 row "nosuch" "list unknown" "$S" list nosuch
 row "what to list" "list without what" "$S" list
 
+# As root, some checks come after the privilege check: still one line,
+# exit 2, nothing built. (Without root these exit 3 first: skipped.)
+if [ "$(id -u)" -eq 0 ]; then
+  row "Not a directory" "pcap directory under a file" "$S" run --profile classic --path clean --pcap-dir "$F/notadir/p"
+  row "Not a directory" "matrix pcap directory under a file" "$S" matrix bench --pcap-dir "$F/notadir/p" -q
+else
+  echo "2 rows skipped: they need root"
+fi
 echo "$rows bad-input rows"
 finish
