@@ -15,6 +15,15 @@ mkdir -p "$TMPDIR"
 M=${SD_CONCURRENT_MATRIX:-default}
 
 outcomes() { jq -r '.cells[] | "\(.id)\t\(.outcome)"' "$1" | sort; }
+# Cells whose single-read server took more than the first segment in its
+# first read: the gap between the segments was shorter than the server's
+# scheduling delay on a loaded machine (ASan, two matrices on two cores),
+# so the cell did not test what it means to. That is load, not one run
+# disturbing the other; such cells are listed, not failed.
+merged() {
+  jq -r '.cells[] | select(.server == "single-read" and (.server_report.reads // []) != []
+    and .server_report.reads[0] > (.flight.segments[0] // 0)) | .id' "$1"
+}
 
 rc=0; "$S" matrix "$M" -q --json "$TMP/solo.json" 2> "$TMP/solo.err" || rc=$?
 check "solo run completes (exit $rc: $(head -c 200 "$TMP/solo.err"))" test "$rc" -le 1
@@ -32,10 +41,15 @@ check "the matrix has cells" test "$cells" -gt 0
 for r in a b; do
   outcomes "$TMP/$r.json" > "$TMP/$r.tsv"
   diff "$TMP/solo.tsv" "$TMP/$r.tsv" | grep '^[<>]' > "$TMP/$r.diff"
+  { merged "$TMP/solo.json"; merged "$TMP/$r.json"; } | sort -u > "$TMP/$r.load"
   changed=$(grep -c '^>' "$TMP/$r.diff")
   echo "run $r: $cells cells, $changed outcome(s) differ from the solo run"
   sed 's/^/  /' "$TMP/$r.diff"
-  check "run $r: every cell's outcome equals the solo run's" test ! -s "$TMP/$r.diff"
+  grep '^>' "$TMP/$r.diff" | cut -f1 | cut -c3- | sort > "$TMP/$r.ids"
+  load=$(comm -12 "$TMP/$r.ids" "$TMP/$r.load" | wc -l)
+  [ "$load" -gt 0 ] && echo "  of which $load from load: a single-read server read both segments at once"
+  check "run $r: every cell's outcome equals the solo run's (but for load)" \
+    test -z "$(comm -23 "$TMP/$r.ids" "$TMP/$r.load")"
 done
 check "no temporary file left" test -z "$(ls -A "$TMPDIR")"
 finish
