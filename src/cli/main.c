@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* shakedown: the subcommand table and the helpers they share. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -90,6 +91,38 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/*
+ * Written into an unnamed file (O_TMPFILE) that gets a name only once
+ * complete: a SIGKILL while writing (a large HTML report takes a while)
+ * leaves nothing; only the instant between linkat and rename can leave
+ * NAME.tmp.PID. 1 done, 0 when the file system has no O_TMPFILE, -errno.
+ */
+static int write_unnamed(const char *path, const char *tmp, const void *data, size_t len)
+{
+	char dir[PATH_MAX], proc[64];
+	const char *slash = strrchr(path, '/');
+	int fd, ret;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? 0 : -errno;
+	ret = write_all(fd, data, len);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (!ret && linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path) < 0) {
+		ret = -errno;
+		unlink(tmp);
+	}
+	return ret < 0 ? ret : 1;
+}
+
 int cli_write_file(const char *path, const void *data, size_t len)
 {
 	char tmp[PATH_MAX];
@@ -99,6 +132,9 @@ int cli_write_file(const char *path, const void *data, size_t len)
 		return write_all(1, data, len);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
 		return -ENAMETOOLONG;
+	/* /proc not mounted (a bare chroot): the named temporary file below. */
+	if ((ret = write_unnamed(path, tmp, data, len)) != 0 && ret != -ENOENT)
+		return ret < 0 ? ret : 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
