@@ -23,6 +23,7 @@
 set -uo pipefail
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 S=${SHAKEDOWN:-$root/build/shakedown}
+case ${1:-} in -h|--help) sed -n '3,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0;; esac
 n=${1:-50}
 seed=${KILL_SEED:-1}
 case $n in ''|*[!0-9]*) echo "kill-check: N must be a number" >&2; exit 2;; esac

@@ -14,6 +14,7 @@
 # do not matter here (valgrind slows the harness twenty-fold): its exit
 # codes 0..4 are accepted, valgrind's own (99) is a finding.
 set -uo pipefail
+case ${1:-} in -h|--help) sed -n '3,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0;; esac
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 S=${SHAKEDOWN:-$root/build/shakedown}
 [ -x "$S" ] || { echo "valgrind.sh: no binary at $S (build first, or set SHAKEDOWN)" >&2; exit 2; }
