@@ -13,11 +13,12 @@
  * is an absolute path of at most 32 characters, else /tmp, so that the
  * names stay short enough for the configs that embed them many times).
  *
- * The first call makes <top> and starts a sweeper: a small child process,
- * outside our process group and deaf to terminal signals, that blocks on
- * a pipe whose only writer is this process. However the process ends —
- * exit, a signal, SIGKILL — the pipe's write end closes, and the sweeper
- * runs `rm -rf <top>` and exits. On a normal exit an atexit handler removes
+ * The first call starts a sweeper: a small child process, outside our
+ * process group and deaf to terminal signals, that makes <top> itself
+ * (so that <top> never exists without someone to remove it) and then
+ * blocks on a socket whose other end only this process holds. However
+ * the process ends — exit, a signal, SIGKILL — that end closes, and the
+ * sweeper runs `rm -rf <top>` and exits. On a normal exit an atexit handler removes
  * <top> itself and reaps the sweeper, so nothing is left the moment the
  * process is gone. Thread-safe. Errors: -errno (mkdir, pipe, fork),
  * -ENAMETOOLONG (buf too small).
