@@ -9,7 +9,8 @@
 # (when Node.js 24 is found), an exec hop (haproxy-sni), a small matrix
 # writing JSON, and topo up. Each one is first timed to completion; its
 # kills are then drawn uniformly over that duration from a seeded
-# generator, so a run is reproducible (KILL_SEED, default 1).
+# generator (KILL_SEED, default 1): the same seed gives the same sequence
+# of invocations and the same fractions of their measured durations.
 #
 #   tools/kill-check.sh [N]      exit 0 nothing leaked, 1 a leak, 2 usage, 3 no root
 #
@@ -98,16 +99,22 @@ else
   echo "kill-check: no Node.js 24 (run --server node-pq failed): its invocation is left out"
 fi
 
-# Time each invocation to completion (topo up runs until stopped: 400 ms).
+# Time each invocation to completion, the faster of two runs (the first
+# warms caches); topo up runs until stopped: 400 ms.
 declare -a names args durs
 while IFS=$'\t' read -r name a; do
   names+=("$name"); args+=("$a")
   if [ "$name" = topo-up ]; then durs+=(400); continue; fi
-  t0=$(date +%s%N)
-  inside sh -c 'cd "$1" && shift && exec "$@"' - "$work" $S $a > /dev/null 2>&1
-  rc=$?
-  if [ "$rc" -ge 2 ]; then echo "kill-check: '$name' fails on its own (exit $rc): fix that first" >&2; exit 1; fi
-  durs+=($(( ($(date +%s%N) - t0) / 1000000 + 1 )))
+  best=
+  for _ in 1 2; do
+    t0=$(date +%s%N)
+    inside sh -c 'cd "$1" && shift && exec "$@"' - "$work" $S $a > /dev/null 2>&1 < /dev/null
+    rc=$?
+    if [ "$rc" -ge 2 ]; then echo "kill-check: '$name' fails on its own (exit $rc): fix that first" >&2; exit 1; fi
+    t=$(( ($(date +%s%N) - t0) / 1000000 + 1 ))
+    if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
+  done
+  durs+=("$best")
 done < "$cmds"
 inside find "$work" -mindepth 1 -delete
 echo "kill-check: ${#names[@]} invocations, typical ms: $(for i in "${!names[@]}"; do printf '%s=%s ' "${names[$i]}" "${durs[$i]}"; done)"
@@ -118,7 +125,7 @@ left_ns=0 left_proc=0 left_link=0 left_mount=0 left_tmp=0 left_part=0 killed_run
 t_start=$(date +%s%N)
 for i in $(seq 1 "$n"); do
   k=$(( RANDOM % ${#names[@]} ))
-  at=$(( (RANDOM * 32768 + RANDOM) % durs[k] ))
+  at=$(( durs[k] * (RANDOM * 32768 + RANDOM) / 1073741824 ))   # a seeded fraction of it
   mark="$tag-$i"
   # nsenter and sh exec in place: $! is the harness itself.
   SD_KILL_CHECK=$mark nsenter -t "$holder" -m -- sh -c 'cd "$1" && shift && exec "$@"' - "$work" \
