@@ -115,6 +115,10 @@ printf '[matrix]\n[cells a]\nprofiles = classic\npaths = clean\nservers = apache
 printf '[matrix]\n[cells a]\nprofiles = classic\npaths = clean\n[expect]\nsuperb = * *\n' > "$F/m-outcome.ini"
 printf '[matrix]\n[cells a]\nprofiles = classic\npaths = clean\nshapes = warp:9\n' > "$F/m-shape.ini"
 printf '{"not": "a shakedown report"}\n' > "$F/other.json"
+SAMPLE=$SD_SOURCE_DIR/tests/data/matrix/sample.json
+head -c 500 "$SAMPLE" > "$F/cut.json"
+jq '.cells[0].outcome = "superb"' "$SAMPLE" > "$F/bad-outcome.json"
+printf '[]\n' > "$F/array.json"
 
 # ---- the table --------------------------------------------------------------
 # global
@@ -206,6 +210,10 @@ row "No such file" "diff of a missing file" "$S" matrix --diff "$F/nope.json" "$
 row "no shard files" "merge without files" "$S" merge
 row "other.json" "merge of a foreign JSON" "$S" merge "$F/other.json"
 row "http.txt" "merge of a non-JSON file" "$S" merge "$F/http.txt"
+row "premature end" "merge of a truncated report" "$S" merge "$F/cut.json"
+row "in documents 1 and 2" "merge of the same shard twice" "$S" merge "$SAMPLE" "$SAMPLE"
+row "unknown outcome 'superb'" "diff of a report with a bad outcome" "$S" matrix --diff "$F/bad-outcome.json" "$SAMPLE"
+row "expected an object" "diff of a JSON array" "$S" matrix --diff "$F/array.json" "$SAMPLE"
 # topo, list
 row "up or down" "topo without a verb" "$S" topo
 row "sideways" "topo unknown verb" "$S" topo sideways
