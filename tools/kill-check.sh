@@ -13,6 +13,7 @@
 # of invocations and the same fractions of their measured durations.
 #
 #   tools/kill-check.sh [N]      exit 0 nothing leaked, 1 a leak, 2 usage, 3 no root
+#   KILL_SIGNAL=TERM|INT|HUP     another signal than SIGKILL (the harness may then clean up itself)
 #
 # Every process of an invocation carries a marker in its environment, so
 # that other users' labs on a shared machine are not counted: a namespace
@@ -27,6 +28,8 @@ S=${SHAKEDOWN:-$root/build/shakedown}
 case ${1:-} in -h|--help) sed -n '3,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0;; esac
 n=${1:-50}
 seed=${KILL_SEED:-1}
+sig=${KILL_SIGNAL:-KILL}
+case $sig in KILL|TERM|INT|HUP) ;; *) echo "kill-check: KILL_SIGNAL is KILL, TERM, INT or HUP" >&2; exit 2;; esac
 case $n in ''|*[!0-9]*) echo "kill-check: N must be a number" >&2; exit 2;; esac
 [ -x "$S" ] || { echo "kill-check: no binary at $S (build first, or set SHAKEDOWN)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "kill-check: needs root to build namespaces" >&2; exit 3; }
@@ -127,8 +130,10 @@ for i in $(seq 1 "$n"); do
   k=$(( RANDOM % ${#names[@]} ))
   at=$(( durs[k] * (RANDOM * 32768 + RANDOM) / 1073741824 ))   # a seeded fraction of it
   mark="$tag-$i"
-  # nsenter and sh exec in place: $! is the harness itself.
-  SD_KILL_CHECK=$mark nsenter -t "$holder" -m -- sh -c 'cd "$1" && shift && exec "$@"' - "$work" \
+  # nsenter, env and sh exec in place: $! is the harness itself. A
+  # background job starts with SIGINT ignored: undo that, as a terminal would.
+  SD_KILL_CHECK=$mark nsenter -t "$holder" -m -- env --default-signal=INT,QUIT \
+    sh -c 'cd "$1" && shift && exec "$@"' - "$work" \
     $S ${args[$k]} > /dev/null 2> "$tmp/err" &
   pid=$!
   sleep "$(awk -v ms="$at" 'BEGIN { printf "%.3f", ms / 1000 }')"
@@ -137,7 +142,16 @@ for i in $(seq 1 "$n"); do
     echo "kill-check: '${names[$k]}' did not start: $(head -c 200 "$tmp/err")" >&2; exit 1
   fi
   # Once running, it says nothing before its verdict: any line is a failure to start.
-  kill -KILL "$pid" 2>/dev/null
+  kill -"$sig" "$pid" 2>/dev/null
+  # A signal the harness handles may leave it running a moment (topo up's
+  # Ctrl-C ends it; a run may finish its cell first): 2 s, then KILL.
+  if [ "$sig" != KILL ]; then
+    for _ in $(seq 1 40); do
+      case $(ps -o stat= -p "$pid" 2>/dev/null) in ''|Z*) break;; esac   # gone, or exited (unreaped)
+      sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null
+  fi
   wait "$pid" 2>/dev/null
   # Bounded settle: the kernel tears namespaces down asynchronously and
   # the sweeper needs a moment after our death.
@@ -165,7 +179,7 @@ done
 wall=$(( ($(date +%s%N) - t_start) / 1000000 ))
 for _ in $(seq 1 50); do [ "$(all_netns | wc -l)" -le "$global0" ] && break; sleep 0.1; done
 global1=$(all_netns | wc -l)
-echo "kill-check: $n SIGKILLs (seed $seed; $killed_running while the harness ran) in $wall ms"
+echo "kill-check: $n SIG${sig}s (seed $seed; $killed_running while the harness ran) in $wall ms"
 echo "left: namespaces $left_ns, processes $left_proc, host interfaces $left_link, mounts $left_mount," \
   "temp files $left_tmp, partial outputs $left_part"
 echo "whole machine: $global0 network namespaces before, $global1 after (other users' labs count too)"
