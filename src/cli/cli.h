@@ -58,10 +58,11 @@ struct sd_profile;
  * in .ini). Prints the error itself; returns 0 or an exit code. */
 int cli_load_profile(const char *name, struct sd_profile *p);
 struct sd_path;
-/* The same for paths; a file's exec hops are checked too. */
+/* The same for paths. */
 int cli_load_path(const char *name, struct sd_path *p);
 /* Before anything is built: each exec hop's program is an executable file
  * (in PATH) that does not leave the hop's namespace, and its config file
- * exists. Prints "name:line: ..." and returns 2, or 0. */
+ * exists. Prints one line and returns 2 (3 for a program not installed),
+ * or 0. */
 int cli_check_exec_hops(const char *name, const struct sd_path *p);
 #endif

@@ -94,10 +94,17 @@ int cli_check_exec_hops(const char *name, const struct sd_path *p)
 			if (!strcmp(base, escapes[i]))
 				return cli_spec_error(name, hop->line, "exec: the hop's program must run in the hop's "
 						      "namespace; 'nsenter', 'unshare', 'ip', 'chroot' and 'setsid' are refused");
-		/* A template in argv[0] is only known once the lab exists. */
-		if (!strchr(word, '{') && sd_proc_find_exe(word, exe, sizeof(exe)) < 0)
-			return cli_error(SD_EXIT_USAGE, "%s:%d: exec: '%.200s' is not an executable file%s",
-					 name, hop->line, word, strchr(word, '/') ? "" : " in PATH");
+		/* A template in argv[0] is only known once the lab exists. A
+		 * path that is not there is the file's error; a program not
+		 * installed is the machine's (exit 3). */
+		if (!strchr(word, '{') && sd_proc_find_exe(word, exe, sizeof(exe)) < 0) {
+			if (strchr(word, '/'))
+				return cli_error(SD_EXIT_USAGE, "%s:%d: exec: '%.200s' is not an executable file",
+						 name, hop->line, word);
+			return cli_error(SD_EXIT_ENV, "path %s, hop '%s': '%.200s' is not an executable file "
+					 "in PATH (install it; bash tools/setup-deps.sh has the usual ones)",
+					 name, hop->name, word);
+		}
 		if (!hop->config[0])
 			continue;
 		if (p->dir[0] && (size_t)snprintf(fn, sizeof(fn), "%s/%s", p->dir, hop->config) < sizeof(fn) &&
@@ -131,7 +138,7 @@ int cli_load_path(const char *name, struct sd_path *p)
 		if (ret < 0)
 			return cli_spec_error(name, err.line, err.msg);
 		sd_path_set_dir(p, name);
-		return cli_check_exec_hops(name, p);
+		return 0;
 	}
 	ret = sd_path_builtin(name, p, &err);
 	if (ret == -SD_EUNKNOWN)
@@ -360,13 +367,21 @@ int cmd_run(int argc, char **argv)
 		return cli_error(SD_EXIT_USAGE, "--profile and --path are required (see 'shakedown run --help')");
 	if ((ret = cli_load_profile(profile_name, &profile)) != 0)
 		return ret;
-	if ((ret = cli_load_path(path_name, &path)) != 0)
+	if ((ret = cli_load_path(path_name, &path)) != 0 ||
+	    (ret = cli_check_exec_hops(path_name, &path)) != 0)
 		return ret;
 	if (cell.ipv6) {
 		struct sd_path_error perr;
 
 		if (sd_path_check_ipv6(&path, &perr) < 0)
 			return cli_error(SD_EXIT_USAGE, "--ipv6 with path %s: %s", path.name, perr.msg);
+	}
+	if (lo.server_mode == SD_SERVER_NGINX) {
+		char exe[PATH_MAX];
+
+		if (sd_proc_find_exe("nginx", exe, sizeof(exe)) < 0)
+			return cli_error(SD_EXIT_ENV, "--server nginx: no nginx in PATH (apt-get install nginx, "
+					 "or bash tools/setup-deps.sh)");
 	}
 	if (sd_server_mode_is_node(lo.server_mode)) {
 		char node[4096], why[600];
