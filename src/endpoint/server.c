@@ -1679,6 +1679,18 @@ static const struct sd_server_conn *claim_unnamed(struct sd_server *srv, const s
 	return best;
 }
 
+bool sd_server_exited(struct sd_server *srv)
+{
+	bool dead;
+
+	if (srv->nginx)
+		return sd_proc_exited(srv->nginx, NULL, 0);
+	pthread_mutex_lock(&srv->lock);
+	dead = srv->peer_dead;
+	pthread_mutex_unlock(&srv->lock);
+	return dead;
+}
+
 static int report(struct sd_server *srv, const struct query *q, unsigned wait_ms,
 		  struct sd_server_conn *out)
 {

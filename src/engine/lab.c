@@ -822,27 +822,38 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 		snprintf(err, errlen, "client engine: %s", sd_strerror(ret));
 		goto out;
 	}
-	/* A hop's program that died is no verdict about the path (its
-	 * kernel would answer with RSTs): the cell is the harness's error.
-	 * Its FIN or RST leaves before it is a zombie: when the handshake
-	 * did not complete, give its death 20 ms to show. */
-	for (size_t h = 0; h < lab->path.nhops; h++) {
-		char why[300];
-		bool dead = false;
+	/* A hop's program or a server process that died is no verdict about
+	 * the path (its kernel answers with FIN or RST): the cell is the
+	 * harness's error. That FIN or RST leaves before the process is a
+	 * zombie: when one ended an unfinished handshake and such a process
+	 * is in the lab, give its death 20 ms to show. */
+	{
+		bool watch = (r->eng.state == SD_ENGINE_CLOSED || r->eng.state == SD_ENGINE_RESET ||
+			      r->eng.state == SD_ENGINE_REFUSED) && cc.sess.state != SD_SESS_DONE &&
+			     (lab->proxy_hop || lab->opts.server_mode == SD_SERVER_NGINX ||
+			      sd_server_mode_is_node(lab->opts.server_mode));
 
-		for (int i = 0; lab->proc[h] && i < 10; i++) {
+		for (int i = 0; i < 10; i++) {
 			struct timespec ts = { 0, 2 * 1000 * 1000 };
+			char why[300];
 
-			if ((dead = sd_proc_exited(lab->proc[h], why, sizeof(why))) ||
-			    cc.sess.state == SD_SESS_DONE)
+			for (size_t h = 0; h < lab->path.nhops; h++) {
+				if (lab->proc[h] && sd_proc_exited(lab->proc[h], why, sizeof(why))) {
+					snprintf(err, errlen, "hop '%s': its program exited during the cell: %s",
+						 lab->path.hop[h].name, why);
+					ret = -ESRCH;
+					goto out;
+				}
+			}
+			if (!lab->proxy_hop && sd_server_exited(lab->server)) {
+				snprintf(err, errlen, "the %s server process exited",
+					 sd_server_mode_name(lab->opts.server_mode));
+				ret = -ESRCH;
+				goto out;
+			}
+			if (!watch)
 				break;
 			nanosleep(&ts, NULL);
-		}
-		if (dead) {
-			snprintf(err, errlen, "hop '%s': its program exited during the cell: %s",
-				 lab->path.hop[h].name, why);
-			ret = -ESRCH;
-			goto out;
 		}
 	}
 
