@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkgconf clang
   libnl-3-dev libnl-route-3-dev libmnl-dev libpcap-dev libssl-dev libinih-dev libnftables-dev libjansson-dev
-  iproute2 nftables ethtool tshark jq socat
+  iproute2 nftables ethtool tshark jq socat valgrind
   haproxy nginx libnginx-mod-stream
   chromium fonts-dejavu-core curl
 )

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Sets up, builds and runs the whole test suite: unit, fuzz-corpus replay,
 # peer (Node.js 24 / OpenSSL 3.5) and, as root, netns tests. Under CI=true
-# warnings are errors and a second ASan+UBSan build runs the unit tests too.
+# warnings are errors, tools/valgrind.sh runs representative commands under
+# valgrind, and a second ASan+UBSan build runs the unit tests too.
 set -euo pipefail
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -17,6 +18,11 @@ werror=OFF
 cmake -S . -B build -DSD_WERROR="$werror" > build.log 2>&1 || { cat build.log; exit 1; }
 cmake --build build -j "$jobs" >> build.log 2>&1 || { tail -50 build.log; exit 1; }
 ctest --test-dir build --output-on-failure -j "$jobs"
+
+if [ "${CI:-}" = true ]; then
+  echo "== valgrind: memory errors, definite leaks, fds left open (about 80 s)"
+  bash tools/valgrind.sh
+fi
 
 if [ "${CI:-}" = true ] || [ "${SD_SANITIZE:-}" = 1 ]; then
   echo "== ASan + UBSan build: the whole suite but benchmarks"

@@ -251,6 +251,10 @@ int sd_server_report(struct sd_server *srv, const uint8_t client_addr[16],
 		     uint16_t client_port, unsigned wait_ms,
 		     struct sd_server_conn *out) SD_WUR;
 
+/* Whether the server's own process (nginx, node) has died by itself; an
+ * in-process server never does. Reports then answer -ESRCH. */
+bool sd_server_exited(struct sd_server *srv);
+
 /*
  * The same by accept order: take seq = sd_server_next_seq() before a cell,
  * then ask for that seq to get the cell's connection whatever its port

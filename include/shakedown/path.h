@@ -125,6 +125,8 @@ enum {
 #define SD_PATH_EXEC_LEN 400      /* exec = ...: 399 characters */
 #define SD_PATH_CONFIG_LEN 64     /* config = NAME: 63 characters of A-Z a-z 0-9 . _ - */
 #define SD_PATH_LISTEN_DEFAULT 8443
+#define SD_PATH_START_MIN 100      /* start_timeout of an exec hop, ms */
+#define SD_PATH_START_MAX 60000
 
 /* The {name}s an exec hop's command and config file may use, with what
  * they stand for; NULL-name-terminated (for `shakedown list behaviours`). */
@@ -169,6 +171,7 @@ struct sd_path_hop {
 	char exec[SD_PATH_EXEC_LEN];   /* exec: command template, "" unless given */
 	char config[SD_PATH_CONFIG_LEN];   /* config: template file name, "" none */
 	unsigned listen_port;          /* listen: the program's port (exec hops) */
+	unsigned start_ms;             /* start_timeout: ms until it listens; 0: 5000 */
 	int line;                  /* of the [hop NAME] header */
 	int behaviours_line;       /* of the behaviours key, 0 when absent */
 };

@@ -113,6 +113,11 @@ struct sd_proc_cfg {
 int sd_proc_start(const struct sd_proc_cfg *cfg, struct sd_proc **out, char *err,
 		  size_t errlen) SD_WUR;
 
+/* argv[0] as sd_proc_start finds it: a path with '/' as is, else looked
+ * up in PATH; into out. -ENOENT when not an executable file (the CLI
+ * checks a path file's exec hops with it before building anything). */
+int sd_proc_find_exe(const char *argv0, char *out, size_t n) SD_WUR;
+
 /* SIGKILLs the program's process group, reaps it, joins the thread,
  * frees p. NULL is fine. */
 void sd_proc_stop(struct sd_proc *p);

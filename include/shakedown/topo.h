@@ -162,6 +162,8 @@ void sd_topo_close(struct sd_topo *t);
  * -errno; on failure the names made so far are removed again.
  */
 int sd_topo_name(const struct sd_topo *t, const char *prefix) SD_WUR;
+/* Whether prefix is one sd_topo_name takes (checked before building). */
+bool sd_topo_prefix_valid(const char *prefix);
 
 /*
  * Removes /run/netns/<prefix>-* (umount2 MNT_DETACH, then unlink), from

@@ -437,7 +437,8 @@ int cmd_bisect(int argc, char **argv)
 		profile_name = b.dim == DIM_SIZE ? "classic" : "chrome-pq";
 	if ((ret = cli_load_profile(profile_name, &profile)) != 0)
 		return ret;
-	if ((ret = cli_load_path(path_name, &path)) != 0)
+	if ((ret = cli_load_path(path_name, &path)) != 0 ||
+	    (ret = cli_check_exec_hops(path_name, &path)) != 0)
 		return ret;
 	if (b.lo.ipv6) {
 		struct sd_path_error perr;

@@ -33,6 +33,9 @@ int cli_stdout(const struct sd_buf *b);
  */
 int cli_read_spec(const char *name, const char *what, uint8_t **data, size_t *len,
 		  char *base, size_t n);
+/* An output file given to flag: "-", or a non-directory in a writable
+ * directory; checked before anything is built. 0, or 2 after one line. */
+int cli_check_output(const char *flag, const char *path);
 /* "file:line: msg" (or "file: msg"), exit 2. */
 int cli_spec_error(const char *name, int line, const char *msg);
 /* Parses a decimal size with bounds; -1 on error. */
@@ -66,4 +69,9 @@ int cli_lab_ready(const struct sd_lab_opts *lo, const char *server_name);
 /* Prints err for sd_lab_open's failure ret; returns the exit code (3 for a
  * missing privilege or peer, else 4). */
 int cli_lab_open_failed(int ret, const struct sd_lab_opts *lo, const char *err);
+/* Before anything is built: each exec hop's program is an executable file
+ * (in PATH) that does not leave the hop's namespace, and its config file
+ * exists. Prints one line and returns 2 (3 for a program not installed),
+ * or 0. */
+int cli_check_exec_hops(const char *name, const struct sd_path *p);
 #endif

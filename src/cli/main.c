@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* shakedown: the subcommand table and the helpers they share. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -91,6 +92,38 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/*
+ * Written into an unnamed file (O_TMPFILE) that gets a name only once
+ * complete: a SIGKILL while writing (a large HTML report takes a while)
+ * leaves nothing; only the instant between linkat and rename can leave
+ * NAME.tmp.PID. 1 done, 0 when the file system has no O_TMPFILE, -errno.
+ */
+static int write_unnamed(const char *path, const char *tmp, const void *data, size_t len)
+{
+	char dir[PATH_MAX], proc[64];
+	const char *slash = strrchr(path, '/');
+	int fd, ret;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? 0 : -errno;
+	ret = write_all(fd, data, len);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (!ret && linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path) < 0) {
+		ret = -errno;
+		unlink(tmp);
+	}
+	return ret < 0 ? ret : 1;
+}
+
 int cli_write_file(const char *path, const void *data, size_t len)
 {
 	char tmp[PATH_MAX];
@@ -100,6 +133,9 @@ int cli_write_file(const char *path, const void *data, size_t len)
 		return write_all(1, data, len);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
 		return -ENAMETOOLONG;
+	/* /proc not mounted (a bare chroot): the named temporary file below. */
+	if ((ret = write_unnamed(path, tmp, data, len)) != 0 && ret != -ENOENT)
+		return ret < 0 ? ret : 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
@@ -134,6 +170,31 @@ int cli_read_spec(const char *name, const char *what, uint8_t **data, size_t *le
 		return -cli_error(SD_EXIT_USAGE, "cannot read %s file %s: %s", what, name, sd_strerror(ret));
 	snprintf(base, n, "%.*s", (int)strcspn(b, "."), b);
 	return 1;
+}
+
+int cli_check_output(const char *flag, const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	struct stat st;
+
+	if (!path || !strcmp(path, "-"))
+		return 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return cli_error(SD_EXIT_USAGE, "%s %s: is a directory", flag, path);
+	slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (stat(dir, &st) < 0)
+		return cli_error(SD_EXIT_USAGE, "%s %s: %s: %s", flag, path, dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cli_error(SD_EXIT_USAGE, "%s %s: %s is not a directory", flag, path, dir);
+	if (access(dir, W_OK) < 0)
+		return cli_error(SD_EXIT_USAGE, "%s %s: cannot write in %s: %s", flag, path, dir,
+				 strerror(errno));
+	return 0;
 }
 
 int cli_spec_error(const char *name, int line, const char *msg)
@@ -198,10 +259,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 2) {
-		usage(stderr);
-		return SD_EXIT_USAGE;
-	}
+	/* Bad input gets one line (DESIGN.md); the usage is one --help away. */
+	if (argc < 2)
+		return cli_error(SD_EXIT_USAGE, "a command is needed (see 'shakedown --help')");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return SD_EXIT_OK;

@@ -239,10 +239,11 @@ static int resolve(struct run *r)
 				return ret;
 			ret = sd_path_parse((const char *)data, len, base, &r->paths[i], &e);
 			free(data);
-			if (ret == 0)
-				sd_path_set_dir(&r->paths[i], file);
 			if (ret < 0)
 				return cli_spec_error(file, e.line, e.msg);
+			sd_path_set_dir(&r->paths[i], file);
+			if ((ret = cli_check_exec_hops(file, &r->paths[i])) != 0)
+				return ret;
 		} else if ((ret = sd_path_builtin(nm->name, &r->paths[i], &e)) < 0) {
 			return spec_fail(r, nm->line, "unknown path '%s' (see 'shakedown list paths')", nm->name);
 		}
@@ -896,6 +897,12 @@ int cmd_matrix(int argc, char **argv)
 		rc = SD_EXIT_OK;
 		goto out;
 	}
+	/* Where the reports go, before hours of cells rather than after. */
+	if ((rc = cli_check_output("--json", out.json)) != 0 ||
+	    (rc = cli_check_output("--junit", out.junit)) != 0 ||
+	    (rc = cli_check_output("--markdown", out.markdown)) != 0 ||
+	    (rc = cli_check_output("--html", out.html)) != 0)
+		goto out;
 	for (size_t i = 0; i < r.ncells; i++) {
 		char node[4096], why[600];
 		const struct sd_matrix_cell *mc = r.cells[i].c;

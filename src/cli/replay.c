@@ -326,6 +326,8 @@ int cmd_replay(int argc, char **argv)
 		return cli_error(SD_EXIT_USAGE, "--exact keeps the captured segments, --reshape replaces them: not both");
 	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX)
 		return cli_error(SD_EXIT_USAGE, "--keylog: nginx has no hook for a key log (use --server openssl or node-pq)");
+	if ((ret = cli_check_output("--keylog", lo.keylog_path)) != 0)
+		return ret;
 
 	/* The capture first: a bad one costs nothing. */
 	ret = cli_read_file(file, MAX_INPUT, &data, &len);
@@ -340,7 +342,8 @@ int cmd_replay(int argc, char **argv)
 	if (ret < 0)
 		return cli_error(SD_EXIT_USAGE, "%s: %s", file, err);
 
-	if ((ret = cli_load_path(path_name, &path)) != 0)
+	if ((ret = cli_load_path(path_name, &path)) != 0 ||
+	    (ret = cli_check_exec_hops(path_name, &path)) != 0)
 		goto out_plan;
 	for (size_t i = 0; i < plan.n; i++)
 		all6 &= plan.conns[i].family == 6;

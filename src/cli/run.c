@@ -2,6 +2,7 @@
 /* shakedown run: one cell — a profile through a path to a server — built, watched, judged. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "cli.h"
 #include "detect.h"
 #include "rootless.h"
+#include "shakedown/builtin.h"
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 #include "shakedown/path.h"
@@ -76,7 +78,8 @@ static const char run_usage[] =
 	"outcomes: ok ok-hrr alert reset closed stall blackhole truncated mangled\n"
 	"          frag-lost refused hrr-failure error\n"
 	"exit: 0 the outcome met the expectation, 1 it did not, 2 usage, 3 no privilege\n"
-	"(needs root or CAP_NET_ADMIN + CAP_SYS_ADMIN), 4 internal error.\n"
+	"(needs root or CAP_NET_ADMIN + CAP_SYS_ADMIN) or a program missing (nginx, node,\n"
+	"an exec hop's), 4 internal error (also: a server or hop program died mid-cell).\n"
 	"\n"
 	"examples:\n"
 	"  shakedown run --profile chrome-pq --path tunnel-1280-blackhole\n"
@@ -84,6 +87,53 @@ static const char run_usage[] =
 	"  shakedown run --profile chrome-pq --path clean --server single-read --shape gap:50\n"
 	"  shakedown run --profile pq-advertise-only --path clean --server node-pq-hrr\n"
 	"  shakedown run --profile chrome-pq --path mss-536 --pcap-dir /tmp/pcaps --json\n";
+
+int cli_check_exec_hops(const char *name, const struct sd_path *p)
+{
+	/* Programs that would leave the hop's namespace for another one (the
+	 * host's, say): a hop's program runs where the lab put it. */
+	static const char *const escapes[] = { "nsenter", "unshare", "ip", "chroot", "setsid", NULL };
+
+	for (size_t h = 0; h < p->nhops; h++) {
+		const struct sd_path_hop *hop = &p->hop[h];
+		char word[256], exe[PATH_MAX], fn[PATH_MAX];
+		size_t n = strcspn(hop->exec, " \t");
+		const char *base;
+		bool found = false;
+
+		if (!(hop->given & SD_BEH_EXEC))
+			continue;
+		snprintf(word, sizeof(word), "%.*s", (int)n, hop->exec);
+		base = strrchr(word, '/') ? strrchr(word, '/') + 1 : word;
+		for (size_t i = 0; escapes[i]; i++)
+			if (!strcmp(base, escapes[i]))
+				return cli_spec_error(name, hop->line, "exec: the hop's program must run in the hop's "
+						      "namespace; 'nsenter', 'unshare', 'ip', 'chroot' and 'setsid' are refused");
+		/* A template in argv[0] is only known once the lab exists. A
+		 * path that is not there is the file's error; a program not
+		 * installed is the machine's (exit 3). */
+		if (!strchr(word, '{') && sd_proc_find_exe(word, exe, sizeof(exe)) < 0) {
+			if (strchr(word, '/'))
+				return cli_error(SD_EXIT_USAGE, "%s:%d: exec: '%.200s' is not an executable file",
+						 name, hop->line, word);
+			return cli_error(SD_EXIT_ENV, "path %s, hop '%s': '%.200s' is not an executable file "
+					 "in PATH (install it; bash tools/setup-deps.sh has the usual ones)",
+					 name, hop->name, word);
+		}
+		if (!hop->config[0])
+			continue;
+		if (p->dir[0] && (size_t)snprintf(fn, sizeof(fn), "%s/%s", p->dir, hop->config) < sizeof(fn) &&
+		    access(fn, R_OK) == 0)
+			continue;
+		for (const struct sd_builtin_file *b = sd_builtin_mbox; b->name && !found; b++)
+			found = !strcmp(b->name, hop->config);
+		if (!found)
+			return cli_error(SD_EXIT_USAGE, "%s:%d: config %s: not found %s", name, hop->line,
+					 hop->config, p->dir[0] ? "next to the path file nor built in" :
+					 "among the built-in configs (netns/mbox/)");
+	}
+	return 0;
+}
 
 int cli_load_path(const char *name, struct sd_path *p)
 {
@@ -100,9 +150,10 @@ int cli_load_path(const char *name, struct sd_path *p)
 	if (ret == 1) {
 		ret = sd_path_parse((const char *)data, len, pname, p, &err);
 		free(data);
-		if (ret == 0)
-			sd_path_set_dir(p, name);
-		return ret < 0 ? cli_spec_error(name, err.line, err.msg) : 0;
+		if (ret < 0)
+			return cli_spec_error(name, err.line, err.msg);
+		sd_path_set_dir(p, name);
+		return 0;
 	}
 	ret = sd_path_builtin(name, p, &err);
 	if (ret == -SD_EUNKNOWN)
@@ -115,6 +166,13 @@ int cli_load_path(const char *name, struct sd_path *p)
 
 int cli_lab_ready(const struct sd_lab_opts *lo, const char *server_name)
 {
+	if (lo->server_mode == SD_SERVER_NGINX) {
+		char exe[PATH_MAX];
+
+		if (sd_proc_find_exe("nginx", exe, sizeof(exe)) < 0)
+			return cli_error(SD_EXIT_ENV, "--server nginx: no nginx in PATH (apt-get install nginx, "
+					 "or bash tools/setup-deps.sh)");
+	}
 	if (sd_server_mode_is_node(lo->server_mode)) {
 		char node[4096], why[600];
 
@@ -362,6 +420,8 @@ int cmd_run(int argc, char **argv)
 		return cli_error(SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (lo.keylog_path && lo.server_mode == SD_SERVER_NGINX && !cell.real_client)
 		return cli_error(SD_EXIT_USAGE, "--keylog: nginx has no hook for a key log (use --server openssl or node-pq)");
+	if ((ret = cli_check_output("--keylog", lo.keylog_path)) != 0)
+		return ret;
 	if (cell.real_client && (profile_name || shape_spec[0] || ho.pad_to || detect))
 		return cli_error(SD_EXIT_USAGE, "--client sends its own hello: no --profile, --shape, --pad-to or --detect");
 	if (cell.real_client && ho.sni && !sd_client_sni_ok(ho.sni))
@@ -375,7 +435,8 @@ int cmd_run(int argc, char **argv)
 		return ret;
 	if (cell.real_client)
 		snprintf(profile.name, sizeof(profile.name), "%s", sd_client_name(cell.client));
-	if ((ret = cli_load_path(path_name, &path)) != 0)
+	if ((ret = cli_load_path(path_name, &path)) != 0 ||
+	    (ret = cli_check_exec_hops(path_name, &path)) != 0)
 		return ret;
 	if (cell.ipv6) {
 		struct sd_path_error perr;

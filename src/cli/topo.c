@@ -114,6 +114,10 @@ static int topo_up(int argc, char **argv)
 		return cli_error(SD_EXIT_USAGE, "topo up wants one PATH (see 'shakedown topo --help')");
 	if ((ret = cli_load_path(argv[optind], &path)) != 0)
 		return ret;
+	/* Refused before anything is built, not after. */
+	if (keep && !sd_topo_prefix_valid(prefix))
+		return cli_error(SD_EXIT_USAGE, "bad prefix '%.40s': 1..31 characters of A-Z a-z 0-9 . _",
+				 prefix);
 	if (ipv6) {
 		struct sd_path_error perr;
 

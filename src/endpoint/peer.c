@@ -251,7 +251,10 @@ static int node_major(const char *bin, char *ver, size_t vn)
 
 static bool executable(const char *p)
 {
-	return access(p, X_OK) == 0;
+	struct stat st;
+
+	/* Root has X_OK on every directory: exec would still fail. */
+	return access(p, X_OK) == 0 && stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static pthread_mutex_t find_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -862,7 +865,7 @@ struct sd_proc {
 };
 
 /* argv0 as is when it has a '/', else the first executable in PATH. */
-static int resolve_exe(const char *argv0, char *out, size_t n)
+int sd_proc_find_exe(const char *argv0, char *out, size_t n)
 {
 	const char *path = getenv("PATH");
 
@@ -900,6 +903,18 @@ static void proc_feed(struct sd_proc *p, char *acc, size_t *acc_len, const char 
 			acc[(*acc_len)++] = buf[i];
 		}
 	}
+}
+
+/* Whether pid has exited (left a zombie: WNOWAIT), with its wait status. */
+static bool zombie(pid_t pid, int *st)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != pid)
+		return false;
+	*st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
+	return true;
 }
 
 static void *proc_main(void *arg)
@@ -953,15 +968,10 @@ static void *proc_main(void *arg)
 			}
 		}
 		if (!gone) {
-			siginfo_t si;
-
 			/* WNOWAIT: an exited program stays a zombie, so its pid
 			 * and process group stay ours until the stop below. */
-			memset(&si, 0, sizeof(si));
-			if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-			    si.si_pid == p->pid) {
+			if (zombie(p->pid, &st)) {
 				gone = true;
-				st = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
 				pthread_mutex_lock(&p->lock);
 				p->exited = true;
 				p->status = st;
@@ -990,6 +1000,11 @@ bool sd_proc_exited(struct sd_proc *p, char *why, size_t whylen)
 	bool ex;
 
 	pthread_mutex_lock(&p->lock);
+	/* The supervising thread looks every 100 ms: a program that has
+	 * just died (a zombie already) counts too, so that a cell that saw
+	 * its connection end is not judged before it is known. */
+	if (!p->exited && p->spawned && p->pid > 0 && zombie(p->pid, &p->status))
+		p->exited = true;
 	ex = p->exited;
 	if (ex && why && whylen) {
 		char st[48];
@@ -1086,7 +1101,7 @@ int sd_proc_start(const struct sd_proc_cfg *cfg, struct sd_proc **out, char *err
 		snprintf(why, sizeof(why), "an empty command");
 		goto fail;
 	}
-	if ((ret = resolve_exe(cfg->argv[0], exe, sizeof(exe))) < 0) {
+	if ((ret = sd_proc_find_exe(cfg->argv[0], exe, sizeof(exe))) < 0) {
 		snprintf(why, sizeof(why), "'%.200s' is not an executable file%s", cfg->argv[0],
 			 strchr(cfg->argv[0], '/') ? "" : " in PATH");
 		goto fail;

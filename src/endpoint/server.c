@@ -51,6 +51,7 @@
 #include "shakedown/peer.h"
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
+#include "shakedown/tmpdir.h"
 
 #include "cert.h"
 
@@ -1432,10 +1433,8 @@ static int nginx_start(struct sd_server *srv, const struct sd_server_cfg *cfg, i
 		snprintf(msg, sizeof(msg), "preparing the certificate for nginx: %s", sd_strerror(ret));
 		goto out;
 	}
-	snprintf(srv->nginx_dir, sizeof(srv->nginx_dir), "/tmp/shakedown-nginx-XXXXXX");
-	if (!mkdtemp(srv->nginx_dir)) {
-		ret = -errno;
-		srv->nginx_dir[0] = 0;
+	/* Swept even when we are SIGKILLed (shakedown/tmpdir.h). */
+	if ((ret = sd_tmpdir_make("nginx", srv->nginx_dir, sizeof(srv->nginx_dir))) < 0) {
 		snprintf(msg, sizeof(msg), "creating a directory for nginx: %s", strerror(-ret));
 		goto out;
 	}
@@ -1684,6 +1683,18 @@ static const struct sd_server_conn *claim_unnamed(struct sd_server *srv, const s
 	return best;
 }
 
+bool sd_server_exited(struct sd_server *srv)
+{
+	bool dead;
+
+	if (srv->nginx)
+		return sd_proc_exited(srv->nginx, NULL, 0);
+	pthread_mutex_lock(&srv->lock);
+	dead = srv->peer_dead;
+	pthread_mutex_unlock(&srv->lock);
+	return dead;
+}
+
 static int report(struct sd_server *srv, const struct query *q, unsigned wait_ms,
 		  struct sd_server_conn *out)
 {
@@ -1691,8 +1702,9 @@ static int report(struct sd_server *srv, const struct query *q, unsigned wait_ms
 	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000ull;
 	int ret;
 
+	/* nginx reports nothing per connection, but its death is news. */
 	if (srv->nginx)
-		return -ENOENT;     /* nginx reports nothing per connection */
+		return sd_proc_exited(srv->nginx, NULL, 0) ? -ESRCH : -ENOENT;
 	deadline.tv_sec = (time_t)(end / 1000000000ull);
 	deadline.tv_nsec = (long)(end % 1000000000ull);
 	pthread_mutex_lock(&srv->lock);

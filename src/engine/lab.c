@@ -29,6 +29,7 @@
 #include "shakedown/tls.h"
 #include "shakedown/topo.h"
 #include "lab_int.h"
+#include "shakedown/tmpdir.h"
 
 #define SERVER_PORT 443
 
@@ -253,7 +254,7 @@ static int start_exec_hop(struct sd_lab *lab, size_t h, char *err, size_t errlen
 		snprintf(err, errlen, "hop '%s': creating %s: %s", hop->name, v[0].value, strerror(-ret));
 		goto out;
 	}
-	/* exec_dir is short (/tmp/shakedown-exec-XXXXXX), and so are the names. */
+	/* exec_dir is short (sd_tmpdir_make), and so are the names. */
 	if (hop->config[0] && (size_t)snprintf(v[1].value, sizeof(v[1].value), "%.200s/%s", v[0].value,
 					      hop->config) >= sizeof(v[1].value)) {
 		ret = -ENAMETOOLONG;
@@ -315,6 +316,7 @@ static int start_exec_hop(struct sd_lab *lab, size_t h, char *err, size_t errlen
 	ps.cfg.family = family;
 	ps.cfg.listen_addr = lab->opts.ipv6 ? in->ip6 : in->ip4;
 	ps.cfg.listen_port = (uint16_t)hop->listen_port;
+	ps.cfg.start_timeout_ms = hop->start_ms;   /* 0: sd_proc_start's 5 s */
 	ret = sd_netns_run(t->node[h + 1].nsfd, start_proc, &ps);
 	if (ret < 0) {
 		snprintf(err, errlen, "hop '%s': starting `%.200s`: %s", hop->name, (char *)cmd.data,
@@ -349,11 +351,10 @@ static int start_exec_hops(struct sd_lab *lab, char *err, size_t errlen)
 	for (size_t h = 0; h < lab->path.nhops; h++) {
 		if (!(lab->path.hop[h].given & SD_BEH_EXEC))
 			continue;
+		/* In the process's private directory, which a sweeper process
+		 * removes even when we are SIGKILLed (shakedown/tmpdir.h). */
 		if (!lab->exec_dir[0]) {
-			snprintf(lab->exec_dir, sizeof(lab->exec_dir), "/tmp/shakedown-exec-XXXXXX");
-			if (!mkdtemp(lab->exec_dir)) {
-				ret = -errno;
-				lab->exec_dir[0] = 0;
+			if ((ret = sd_tmpdir_make("exec", lab->exec_dir, sizeof(lab->exec_dir))) < 0) {
 				snprintf(err, errlen, "creating a directory for hop programs: %s",
 					 strerror(-ret));
 				return ret;
@@ -1101,6 +1102,40 @@ built:
 		snprintf(err, errlen, "client engine: %s", sd_strerror(ret));
 		goto out;
 	}
+	/* A hop's program or a server process that died is no verdict about
+	 * the path (its kernel answers with FIN or RST): the cell is the
+	 * harness's error. That FIN or RST leaves before the process is a
+	 * zombie: when one ended an unfinished handshake and such a process
+	 * is in the lab, give its death 20 ms to show. */
+	{
+		bool watch = (r->eng.state == SD_ENGINE_CLOSED || r->eng.state == SD_ENGINE_RESET ||
+			      r->eng.state == SD_ENGINE_REFUSED) && cc.sess.state != SD_SESS_DONE &&
+			     (lab->proxy_hop || lab->opts.server_mode == SD_SERVER_NGINX ||
+			      sd_server_mode_is_node(lab->opts.server_mode));
+
+		for (int i = 0; i < 10; i++) {
+			struct timespec ts = { 0, 2 * 1000 * 1000 };
+			char why[300];
+
+			for (size_t h = 0; h < lab->path.nhops; h++) {
+				if (lab->proc[h] && sd_proc_exited(lab->proc[h], why, sizeof(why))) {
+					snprintf(err, errlen, "hop '%s': its program exited during the cell: %s",
+						 lab->path.hop[h].name, why);
+					ret = -ESRCH;
+					goto out;
+				}
+			}
+			if (!lab->proxy_hop && sd_server_exited(lab->server)) {
+				snprintf(err, errlen, "the %s server process exited",
+					 sd_server_mode_name(lab->opts.server_mode));
+				ret = -ESRCH;
+				goto out;
+			}
+			if (!watch)
+				break;
+			nanosleep(&ts, NULL);
+		}
+	}
 
 	/* What the server saw of this connection. Behind an exec hop the
 	 * server's connection is the program's own, from the hop's address
@@ -1116,7 +1151,7 @@ built:
 			sd_server_addr_v4(t->engine4, a);
 		ret = sd_server_report(lab->server, a, r->sport, 300, &r->conn);
 		if (ret == -ESRCH) {
-			/* A node-pq server died: the lab has no server any more. */
+			/* A node-pq or nginx server died: the lab has no server any more. */
 			snprintf(err, errlen, "the %s server process exited",
 				 sd_server_mode_name(lab->opts.server_mode));
 			goto out;

@@ -46,7 +46,8 @@ const struct sd_behaviour_info sd_path_behaviours[] = {
 	{ SD_BEH_EXEC, "exec", NULL,
 	  "run the hop's `exec = COMMAND` (a real proxy: haproxy, nginx, ...) in its namespace "
 	  "and DNAT the client's TCP to the server's :443 into it; keys exec, config = FILE "
-	  "(a template next to the path file), listen = PORT (8443); templates below", false },
+	  "(a template next to the path file), listen = PORT (8443), start_timeout = MS until it "
+	  "listens (5000); templates below", false },
 	{ 0, NULL, NULL, NULL, false },
 };
 
@@ -375,7 +376,7 @@ static void copy_text(char *dst, size_t n, const char *src)
 
 enum {
 	K_DESCRIPTION = 1 << 0, K_CLIENT_MTU = 1 << 1, K_ADVMSS = 1 << 2, K_BEHAVIOURS = 1 << 3,
-	K_EXEC = 1 << 4, K_CONFIG = 1 << 5, K_LISTEN = 1 << 6,
+	K_EXEC = 1 << 4, K_CONFIG = 1 << 5, K_LISTEN = 1 << 6, K_START = 1 << 7,
 };
 
 /* A config file's name: no directory part, nothing hidden. */
@@ -407,6 +408,8 @@ static int key_bit(int sect, const char *key)
 		return K_CONFIG;
 	if (sect > 0 && !strcmp(key, "listen"))
 		return K_LISTEN;
+	if (sect > 0 && !strcmp(key, "start_timeout"))
+		return K_START;
 	return 0;
 }
 
@@ -422,7 +425,7 @@ static int on_key(struct parse_ctx *c, const char *key, const char *val)
 	if (!bit)
 		return fail(c, -SD_EUNKNOWN, "unknown key '%s' in [%s]%s", key,
 			    c->sect ? "hop" : "path",
-			    c->sect ? " (description, behaviours, exec, config, listen)" :
+			    c->sect ? " (description, behaviours, exec, config, listen, start_timeout)" :
 				      " (description, client_mtu, server_advmss)");
 	if (c->seen & (unsigned)bit)
 		return fail(c, -SD_EDUP, "key '%s' given twice", key);
@@ -466,6 +469,12 @@ static int on_key(struct parse_ctx *c, const char *key, const char *val)
 		if (parse_dec(val, strlen(val), 65535, &x) < 0 || x < 1)
 			return fail(c, -SD_EVALUE, "%s: '%.60s' is not a port 1..65535", key, val);
 		p->hop[c->sect - 1].listen_port = (unsigned)x;
+		break;
+	case K_START:
+		if (parse_dec(val, strlen(val), SD_PATH_START_MAX, &x) < 0 || x < SD_PATH_START_MIN)
+			return fail(c, -SD_EVALUE, "%s: '%.60s' is not a time of %d..%d ms", key, val,
+				    SD_PATH_START_MIN, SD_PATH_START_MAX);
+		p->hop[c->sect - 1].start_ms = (unsigned)x;
 		break;
 	}
 	return 0;
@@ -562,8 +571,8 @@ static int check_exec(const struct sd_path_hop *h, struct sd_path_error *err)
 		why = "behaviour exec needs an 'exec = COMMAND' key";
 	else if (!beh && h->exec[0])
 		why = "key exec needs the behaviour exec";
-	else if (!beh && (h->config[0] || h->listen_port != SD_PATH_LISTEN_DEFAULT))
-		why = "keys config and listen need the behaviour exec";
+	else if (!beh && (h->config[0] || h->listen_port != SD_PATH_LISTEN_DEFAULT || h->start_ms))
+		why = "keys config, listen and start_timeout need the behaviour exec";
 	else if (beh && sd_path_hop_userspace(h))
 		why = "exec cannot be combined with user-space engine behaviours or device parsers";
 	if (!why)
@@ -830,6 +839,8 @@ int sd_path_format(const struct sd_path *p, char *out, size_t n)
 			sd_put(out, n, &w, "config = %s\n", h->config);
 		if (h->given & SD_BEH_EXEC)
 			sd_put(out, n, &w, "listen = %u\n", h->listen_port);
+		if (h->start_ms)
+			sd_put(out, n, &w, "start_timeout = %u\n", h->start_ms);
 	}
 	if (w >= n)
 		return -ENOSPC;

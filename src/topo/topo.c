@@ -998,7 +998,7 @@ int sd_topo_node_find(const struct sd_topo *t, const char *name)
 
 #define NETNS_RUN_DIR "/run/netns"
 
-static bool valid_prefix(const char *s)
+bool sd_topo_prefix_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -1023,7 +1023,7 @@ int sd_topo_name(const struct sd_topo *t, const char *prefix)
 	size_t done = 0;
 	int ret = 0, fd;
 
-	if (!valid_prefix(prefix))
+	if (!sd_topo_prefix_valid(prefix))
 		return -SD_EVALUE;
 	/* As ip-netns(8) does, minus making the directory a shared mount:
 	 * the names are for ip netns exec and friends in this mount
@@ -1060,7 +1060,7 @@ int sd_topo_unname(const char *prefix)
 	struct dirent *de;
 	DIR *d;
 
-	if (!valid_prefix(prefix))
+	if (!sd_topo_prefix_valid(prefix))
 		return -SD_EVALUE;
 	d = opendir(NETNS_RUN_DIR);
 	if (!d)

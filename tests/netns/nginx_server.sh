@@ -13,12 +13,19 @@ command -v nginx >/dev/null || { echo "no nginx: skip"; exit 77; }
 cell() {
   local name=$1; shift
   local rc=0
-  "$S" run --server nginx --seed "nginx-$name" --json "$@" > "$TMP/$name.json" 2> "$TMP/$name.err" || rc=$?
+  SD_NGINX_TEST=$$ "$S" run --server nginx --seed "nginx-$name" --json "$@" > "$TMP/$name.json" 2> "$TMP/$name.err" || rc=$?
   if [ $rc -ge 2 ]; then bad "$name: exit $rc: $(cat "$TMP/$name.err")"; fi
 }
-before=$(ls /tmp | grep -c '^shakedown-nginx-' || true)
-# A distribution nginx may run on the host (apt starts it): count, don't assume none.
-procs=$(pgrep -xc nginx || true)
+# The harness's private directories go under TMPDIR: it must end empty.
+export TMPDIR=$TMP/tmpdir
+mkdir -p "$TMPDIR"
+# Other users' nginx (apt starts one; other labs run theirs) do not count:
+# ours carry this test's marker in their environment.
+ours() {
+  local n=0 p
+  for p in $(pgrep -x nginx); do grep -qsa "SD_NGINX_TEST=$$" /proc/"$p"/environ && n=$((n + 1)); done
+  echo "$n"
+}
 
 cell clean --profile chrome-pq --path clean
 jq_is "chrome-pq: ok, X25519 (OpenSSL 3.0 has no ML-KEM)" "$TMP/clean.json" '"\(.outcome) \(.negotiated.group) \(.negotiated.handshake_completed)"' "ok x25519 true"
@@ -34,6 +41,6 @@ jq_is "IPv6" "$TMP/v6.json" .outcome ok
 cell mb --profile chrome-pq --path sslsplit-1k
 jq_is "a middlebox in front of nginx" "$TMP/mb.json" '"\(.outcome) \(.detail.breaking)"' "reset sslsplit"
 expect_exit 2 "--keylog is refused" "$S" run --server nginx --profile chrome-pq --path clean --keylog "$TMP/k"
-check "no nginx of ours left running" test "$(pgrep -xc nginx || true)" -eq "$procs"
-check "no temp directory left" test "$(ls /tmp | grep -c '^shakedown-nginx-' || true)" -eq "$before"
+check "no nginx of ours left running" test "$(ours)" -eq 0
+check "no temp directory left" test -z "$(ls -A "$TMPDIR")"
 finish

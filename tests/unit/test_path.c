@@ -555,6 +555,19 @@ static void test_exec(void)
 	CHECK_ERR("[hop lb]\nbehaviours = exec\nexec = x\nlisten = 0\n", -SD_EVALUE, 4);
 	CHECK_ERR("[hop lb]\nbehaviours = exec\nexec = x\nexec = y\n", -SD_EDUP, 4);
 	CHECK_ERR("[path]\nexec = x\n[hop lb]\n", -SD_EUNKNOWN, 2);
+
+	/* start_timeout: how long the program has to listen. */
+	CHECK_INT(parse("[hop lb]\nbehaviours = exec\nexec = x\nstart_timeout = 1500\n"), 0);
+	CHECK_INT(path.hop[0].start_ms, 1500);
+	CHECK(sd_path_format(&path, text, sizeof(text)) > 0);
+	CHECK_INT(sd_path_parse(text, strlen(text), "user", &again, &perr), 0);
+	CHECK_INT(again.hop[0].start_ms, 1500);
+	CHECK_INT(parse("[hop lb]\nbehaviours = exec\nexec = x\n"), 0);
+	CHECK_INT(path.hop[0].start_ms, 0);
+	CHECK_ERR("[hop lb]\nbehaviours = exec\nexec = x\nstart_timeout = 99\n", -SD_EVALUE, 4);
+	CHECK_ERR("[hop lb]\nbehaviours = exec\nexec = x\nstart_timeout = 60001\n", -SD_EVALUE, 4);
+	CHECK_ERR("[hop lb]\nstart_timeout = 1000\n", -SD_EVALUE, 1);
+	CHECK_MSG("need the behaviour exec");
 }
 
 int main(void)
