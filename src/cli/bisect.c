@@ -390,10 +390,8 @@ int cmd_bisect(int argc, char **argv)
 			break;
 		case O_LINK: link_name = optarg; break;
 		case O_SERVER:
-			if (sd_server_mode_parse(optarg, &b.lo.server_mode) < 0)
-				return cli_error(SD_EXIT_USAGE, "--server '%s': one of %s", optarg,
-						 sd_server_mode_names());
-			server_name = optarg;
+			if ((ret = cli_opt_server(optarg, &b.lo, &server_name)) != 0)
+				return ret;
 			break;
 		case O_SHAPE:
 			shape_spec = optarg;

@@ -63,6 +63,8 @@ struct sd_path;
 /* The same for paths. */
 int cli_load_path(const char *name, struct sd_path *p);
 struct sd_lab_opts;
+/* --server NAME: sets lo->server_mode and *name; 0, or exit 2 after saying why. */
+int cli_opt_server(const char *arg, struct sd_lab_opts *lo, const char **name);
 /* Before building a lab: the Node.js peer when the server mode needs one,
  * and privilege. 0, or an exit code (3) after printing why. */
 int cli_lab_ready(const struct sd_lab_opts *lo, const char *server_name);

@@ -281,10 +281,8 @@ int cmd_replay(int argc, char **argv)
 		switch (c) {
 		case 'P': path_name = optarg; break;
 		case O_SERVER:
-			if (sd_server_mode_parse(optarg, &lo.server_mode) < 0)
-				return cli_error(SD_EXIT_USAGE, "--server '%s': one of %s", optarg,
-						 sd_server_mode_names());
-			server_name = optarg;
+			if ((ret = cli_opt_server(optarg, &lo, &server_name)) != 0)
+				return ret;
 			break;
 		case O_RESHAPE:
 			reshape = optarg;

@@ -164,6 +164,14 @@ int cli_load_path(const char *name, struct sd_path *p)
 	return 0;
 }
 
+int cli_opt_server(const char *arg, struct sd_lab_opts *lo, const char **name)
+{
+	if (sd_server_mode_parse(arg, &lo->server_mode) < 0)
+		return cli_error(SD_EXIT_USAGE, "--server '%s': one of %s", arg, sd_server_mode_names());
+	*name = arg;
+	return 0;
+}
+
 int cli_lab_ready(const struct sd_lab_opts *lo, const char *server_name)
 {
 	if (lo->server_mode == SD_SERVER_NGINX) {
@@ -358,10 +366,8 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'P': path_name = optarg; break;
 		case O_SERVER:
-			if (sd_server_mode_parse(optarg, &lo.server_mode) < 0)
-				return cli_error(SD_EXIT_USAGE, "--server '%s': one of %s", optarg,
-						 sd_server_mode_names());
-			server_name = optarg;
+			if ((ret = cli_opt_server(optarg, &lo, &server_name)) != 0)
+				return ret;
 			break;
 		case O_SHAPE:
 			shape_spec = optarg;
