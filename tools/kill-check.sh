@@ -50,15 +50,20 @@ grep -q ' /tmp .* kc-tmp ' /proc/$holder/mountinfo || { echo "kill-check: no pri
 inside() { nsenter -t "$holder" -m -- "$@"; }
 export TMPDIR=/tmp/tmpdir
 work=/tmp/work
-inside mkdir -p "$TMPDIR" "$work"
+inside mkdir -p "$TMPDIR" "$work" /tmp/bin
+# The binary, copied in: where it was built may itself be under the /tmp
+# the private one hides (a checkout in /tmp, as CI may have).
+inside sh -c 'cat > /tmp/bin/shakedown && chmod 755 /tmp/bin/shakedown' < "$S" ||
+  { echo "kill-check: cannot copy $S into the private /tmp" >&2; exit 3; }
+S=/tmp/bin/shakedown
 tag="kc$$"
 
 host_links() { ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
 mounts() { awk '{print $5, $9}' /proc/self/mountinfo /proc/"$holder"/mountinfo | sort; }
-# Left in the private /tmp: anything but the three, anything in TMPDIR,
+# Left in the private /tmp: anything but tmpdir, work, small.ini and bin; anything in TMPDIR,
 # any partial output (cli_write_file's NAME.tmp.PID) in the working dir.
 tmp_left() {
-  inside find /tmp -mindepth 1 -maxdepth 1 ! -name tmpdir ! -name work ! -name small.ini
+  inside find /tmp -mindepth 1 -maxdepth 1 ! -name tmpdir ! -name work ! -name small.ini ! -name bin
   inside find "$TMPDIR" -mindepth 1 -maxdepth 1
 }
 part_left() { inside find "$work" -name '*.tmp.*'; }
