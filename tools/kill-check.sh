@@ -3,11 +3,12 @@
 # SIGKILLs N harness invocations (default 50) at random points and checks
 # that nothing they created outlives them: no network namespace, no host
 # interface, no process (the harness, its sweeper, nginx, haproxy, node,
-# openssl...), no mount, no temporary file. The invocations are a mix of
+# openssl, chromium...), no mount, no temporary file. The invocations are a mix of
 # what creates namespaces, processes, temp dirs and files: run on clean
 # and on tunnel-1280-blackhole, run --server nginx, run --server node-pq
 # (when Node.js 24 is found), an exec hop (haproxy-sni), a small matrix
-# writing JSON, and topo up. Each one is first timed to completion; its
+# writing JSON, topo up, and a real Chromium (run --client chromium, when
+# installed: its helpers and profile directory). Each one is first timed to completion; its
 # kills are then drawn uniformly over that duration from a seeded
 # generator (KILL_SEED, default 1): the same seed gives the same sequence
 # of invocations and the same fractions of their measured durations.
@@ -101,6 +102,11 @@ servers = openssl nginx
 [expect]
 ok blackhole reset closed alert stall = * *
 EOF
+if command -v chromium > /dev/null; then
+  printf 'run-chromium\trun --client chromium --path clean\n' >> "$cmds"
+else
+  echo "kill-check: no chromium: the real-browser invocation is left out"
+fi
 if (cd / && inside "$S" run --profile chrome-pq --path clean --server node-pq) > /dev/null 2>&1; then
   printf 'run-node\trun --profile chrome-pq --path clean --server node-pq\n' >> "$cmds"
 else

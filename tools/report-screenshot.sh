@@ -50,7 +50,7 @@ if [ "${SCHEME:-}" = dark ]; then
   scheme=(--force-dark-mode --blink-settings=preferredColorScheme=0)
 fi
 case $png in /*) out=$png ;; *) out=$PWD/$png ;; esac
-timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run --hide-scrollbars \
+TMPDIR=$tmp timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --no-first-run --hide-scrollbars \
   --user-data-dir="$tmp/profile" --virtual-time-budget=5000 ${scheme[@]+"${scheme[@]}"} \
   --window-size="${WINDOW:-1400,1000}" --screenshot="$out" "$url" >/dev/null 2>"$tmp/err" || {
   cat "$tmp/err" >&2

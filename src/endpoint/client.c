@@ -10,8 +10,6 @@
 #include <unistd.h>
 
 #include <dirent.h>
-#include <time.h>
-#include <sys/stat.h>
 #include <fcntl.h>
 #include <signal.h>
 
@@ -21,12 +19,11 @@
 #include "shakedown/builtin.h"
 #include "shakedown/client.h"
 #include "shakedown/peer.h"
+#include "shakedown/tmpdir.h"
 
 extern const struct sd_builtin_file sd_peer_scripts[];
 
 #define NODE_SCRIPT "node-lab-client.js"
-#define DIR_PREFIX "/tmp/shakedown-chromium-"
-#define STALE_S 60
 #define MAX_ARGS 40
 
 static const struct {
@@ -105,8 +102,6 @@ int sd_client_check(enum sd_client_kind k, char *why, size_t whylen)
 	return -ENOENT;
 }
 
-static bool in_use(const char *dir);
-
 bool sd_client_sni_ok(const char *name)
 {
 	size_t n = strlen(name);
@@ -122,7 +117,7 @@ bool sd_client_sni_ok(const char *name)
 
 struct sd_client {
 	struct sd_proc *proc;
-	char dir[64];                /* Chromium's private directory; "" none */
+	char dir[PATH_MAX];          /* Chromium's private directory; "" none */
 };
 
 /* Appends one word; the words live in store (a string table). */
@@ -170,36 +165,6 @@ static void json_escape(const char *s, char *out, size_t n)
 	out[k] = 0;
 }
 
-/*
- * Chromium's directories that a harness killed with SIGKILL could not
- * remove: ours (uid), older than STALE_S seconds, and named in no live
- * process's command line.
- */
-static void sweep_stale(void)
-{
-	const char *base = strrchr(DIR_PREFIX, '/') + 1;
-	time_t now = time(NULL);
-	struct dirent *e;
-	DIR *d;
-
-	if (!(d = opendir("/tmp")))
-		return;
-	while ((e = readdir(d))) {
-		char fn[64];
-		struct stat st;
-
-		if (strncmp(e->d_name, base, strlen(base)) != 0 ||
-		    strlen(e->d_name) != strlen(base) + 6)
-			continue;
-		snprintf(fn, sizeof(fn), "/tmp/%.40s", e->d_name);
-		if (lstat(fn, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-		    now - st.st_mtime < STALE_S || in_use(fn))
-			continue;
-		sd_rm_tree(fn);
-	}
-	closedir(d);
-}
-
 int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, char *err,
 		    size_t errlen)
 {
@@ -229,22 +194,23 @@ int sd_client_start(const struct sd_client_cfg *cfg, struct sd_client **out, cha
 	switch (cfg->kind) {
 	case SD_CLIENT_CHROMIUM:
 		/* Its profile, caches and HOME in a directory of its own, removed
-		 * at the stop; the crash handlers it starts detach into sessions
+		 * at the stop (or by the sweeper of shakedown/tmpdir.h if we are
+		 * killed); the crash handlers it starts detach into sessions
 		 * of their own, and are found at the stop by that directory in
 		 * their command lines. (--disable-crashpad-for-testing would
 		 * spare them, but crashes Chromium 156's network service.) */
-		sweep_stale();
-		snprintf(c->dir, sizeof(c->dir), DIR_PREFIX "XXXXXX");
-		if (!mkdtemp(c->dir)) {
-			ret = -errno;
+		if ((ret = sd_tmpdir_make("chromium", c->dir, sizeof(c->dir))) < 0) {
 			c->dir[0] = 0;
-			snprintf(err, errlen, "creating Chromium's profile directory: %s", strerror(-ret));
+			snprintf(err, errlen, "creating Chromium's profile directory: %s", sd_strerror(ret));
 			goto fail;
 		}
 		arg(a, "env");
 		arg(a, "HOME=%s", c->dir);
 		arg(a, "XDG_CONFIG_HOME=%s", c->dir);
 		arg(a, "XDG_CACHE_HOME=%s", c->dir);
+		/* Its own scratch (org.chromium.Chromium.*) too, or every run
+		 * it is stopped in leaves one in /tmp. */
+		arg(a, "TMPDIR=%s", c->dir);
 		arg(a, "chromium");
 		arg(a, "--headless");
 		arg(a, "--no-sandbox");
@@ -375,40 +341,23 @@ static bool cmdline_has(const char *pid, const char *dir)
 	return false;
 }
 
-/* Processes whose command line mentions dir: killed (kill) or counted. */
-static size_t procs_with(const char *dir, bool kill_them)
-{
-	DIR *d;
-	struct dirent *e;
-	size_t n = 0;
-
-	if (!dir[0] || !(d = opendir("/proc")))
-		return 0;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9' || !cmdline_has(e->d_name, dir))
-			continue;
-		n++;
-		if (kill_them)
-			(void)kill((pid_t)strtol(e->d_name, NULL, 10), SIGKILL);
-	}
-	closedir(d);
-	return n;
-}
-
-static bool in_use(const char *dir)
-{
-	return procs_with(dir, false) > 0;
-}
-
 /*
  * Kills what the program started outside its process group: Chromium's
  * crash handlers (double-forked into sessions of their own, children of
  * init), known by the private directory in their command lines, which no
- * other process has (mkdtemp made it).
+ * other process has (sd_tmpdir_make made it).
  */
 static void kill_detached(const char *dir)
 {
-	(void)procs_with(dir, true);
+	struct dirent *e;
+	DIR *d;
+
+	if (!dir[0] || !(d = opendir("/proc")))
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && cmdline_has(e->d_name, dir))
+			(void)kill((pid_t)strtol(e->d_name, NULL, 10), SIGKILL);
+	closedir(d);
 }
 
 void sd_client_stop(struct sd_client *c)

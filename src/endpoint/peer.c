@@ -1134,13 +1134,15 @@ int sd_proc_start(const struct sd_proc_cfg *cfg, struct sd_proc **out, char *err
 		pthread_mutex_lock(&p->lock);
 		spawned = p->spawned;
 		pthread_mutex_unlock(&p->lock);
-		if (sd_proc_exited(p, why, sizeof(why))) {
-			ret = p->spawn_err ? p->spawn_err : -ECHILD;
-			break;
-		}
-		/* A client program listens on nothing: started is enough. */
+		/* A client program listens on nothing: started is enough, even
+		 * if it is done already (curl given an alert exits at once; the
+		 * verdict, not the start, judges that). */
 		if (spawned && !cfg->listen_port) {
 			ret = 0;
+			break;
+		}
+		if (sd_proc_exited(p, why, sizeof(why))) {
+			ret = p->spawn_err ? p->spawn_err : -ECHILD;
 			break;
 		}
 		if (spawned && (ret = proc_listens(cfg)) != 0) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/close_range.h>
@@ -48,7 +49,8 @@ struct reply {
  * directory itself (name is "<base>/sd-<pid>-" and SUFFIX characters to
  * fill in) and sends back 0 and the suffix or an errno, so that no moment exists in
  * which the directory is there and nobody to remove it; then it waits for
- * the end of file — our death, however it comes — and becomes rm -rf.
+ * the end of file — our death, however it comes — and runs rm -rf until
+ * the directory is gone.
  */
 static void sweeper_main(int sfd, int nsfd, char *name)
 {
@@ -98,8 +100,27 @@ static void sweeper_main(int sfd, int nsfd, char *name)
 	while (read(3, &c, 1) != 0 && errno == EINTR)
 		;
 	close(3);
-	for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++)
-		execve(rm[i], argv, (char *const[]){ NULL });
+	/* Programs we started may outlive us for a moment (their
+	 * PR_SET_PDEATHSIG is on its way; a browser's helpers notice later)
+	 * and write into the directory, even re-make it, after rm: look
+	 * again a while after each rm, until it stays gone (at most ~5 s). */
+	for (int tries = 0; tries < 25; tries++) {
+		struct timespec pause = { 0, 200 * 1000000L };
+		pid_t rmpid = fork();
+		int st;
+
+		if (rmpid == 0) {
+			for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++)
+				execve(rm[i], argv, (char *const[]){ NULL });
+			_exit(127);
+		}
+		if (rmpid > 0)
+			while (waitpid(rmpid, &st, 0) < 0 && errno == EINTR)
+				;
+		nanosleep(&pause, NULL);
+		if (access(name, F_OK) < 0)
+			_exit(0);
+	}
 	_exit(1);
 }
 

@@ -38,7 +38,7 @@ fi
 # dom URL OUT: the DOM after the page's script ran. A profile of our own,
 # removed with $TMP; the browser is a child of this shell and exits by itself.
 dom() {
-  timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
+  TMPDIR=$TMP timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
     --user-data-dir="$TMP/profile" --virtual-time-budget=5000 \
     --dump-dom "$1" >"$2" 2>"$TMP/chromium.err"
 }

@@ -30,9 +30,12 @@ ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # Live (not zombie) processes of a client run: Chromium's carry its private
 # directory in their command lines, the others their own names.
 leftovers() {
-  ps -eo stat=,args= | grep -v '^Z' | grep -cE '[s]hakedown-chromium-|node --no-warnings -e // SPDX-License-Identifier: MIT\s*// The lab.s Node.js client|[o]penssl s_client -connect 10\.0\.|[c]url --silent --show-error --insecure' || true
+  ps -eo stat=,args= | grep -v '^Z' | grep -cE '[s]d-[0-9]+-[A-Za-z0-9]{6}/chromium-|node --no-warnings -e // SPDX-License-Identifier: MIT\s*// The lab.s Node.js client|[o]penssl s_client -connect 10\.0\.|[c]url --silent --show-error --insecure' || true
 }
-dirs_before=$(ls -d /tmp/shakedown-chromium-* 2>/dev/null | wc -l)
+# The harness's private directories (Chromium's profile) go under TMPDIR:
+# it must end empty, SIGKILL or not.
+export TMPDIR=$TMP/tmpdir
+mkdir -p "$TMPDIR"
 
 # cell NAME ARGS...: one run, JSON in $TMP/NAME.json, exit code in $TMP/NAME.rc, wall ms in $TMP/NAME.ms
 cell() {
@@ -156,7 +159,7 @@ done
 # Nothing of the clients is left: processes, Chromium's private directories.
 sleep 0.5
 check "no client process left" test "$(leftovers)" = 0
-check "no Chromium directory left" test "$(ls -d /tmp/shakedown-chromium-* 2>/dev/null | wc -l)" -le "$dirs_before"
+check "no Chromium directory left" test -z "$(ls -A "$TMPDIR")"
 
 # The harness killed with SIGKILL mid-cell: Chromium dies with it.
 "$S" run --client chromium --path clean --server single-read --deadline 20000 > /dev/null 2>&1 &
@@ -166,16 +169,9 @@ check "chromium was running" test "$(leftovers)" -gt 0
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 for _ in $(seq 30); do [ "$(leftovers)" = 0 ] && break; sleep 0.1; done
 check "chromium died with a SIGKILLed harness" test "$(leftovers)" = 0
-# Its directory stays after a SIGKILL; the next Chromium cell removes such
-# directories once they are a minute old and no process names them.
-left=$(ls -d /tmp/shakedown-chromium-* 2>/dev/null | head -1)
-check "a SIGKILLed harness left Chromium's directory" test -n "$left"
-if [ -n "$left" ]; then
-  touch -d '2 minutes ago' "$left"
-  cell sweep --client chromium --path clean
-  jq_is "chromium after a SIGKILLed one: ok" "$TMP/sweep.json" .outcome ok
-  check "the stale directory was swept" test ! -e "$left"
-fi
+# Its directory goes with it: the sweeper of shakedown/tmpdir.h removes it.
+for _ in $(seq 30); do [ -z "$(ls -A "$TMPDIR")" ] && break; sleep 0.1; done
+check "a SIGKILLed harness left no Chromium directory" test -z "$(ls -A "$TMPDIR")"
 
 # A matrix with client rows next to profile rows.
 cat > "$TMP/m.ini" <<INI
