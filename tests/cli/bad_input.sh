@@ -153,6 +153,20 @@ row "no" "capture header only" "$S" dissect "$F/hdr-only.pcap"
 row "no" "capture without TLS (one UDP packet)" "$S" dissect "$F/udp.pcap"
 row "truncated" "capture cut inside a packet" "$S" dissect "$F/cut.pcap"
 row "directory" "dissect a directory" "$S" dissect "$F/adir"
+row "empty" "replay an empty file" "$S" replay "$F/empty" --path clean
+row "not a pcap" "replay HTTP text" "$S" replay "$F/http.txt" --path clean
+row "truncated" "replay a capture cut inside a packet" "$S" replay "$F/cut.pcap" --path clean
+row "no TLS ClientHello" "replay a capture without TLS" "$S" replay "$F/udp.pcap" --path clean
+row "snaplen" "replay a hello cut by snaplen" "$S" replay "$SD_SOURCE_DIR/tests/fuzz/corpus/replay/snaplen.pcap" --path clean
+row "--path is required" "replay without a path" "$S" replay "$FX"
+row "not both" "replay --exact with --reshape" "$S" replay "$FX" --path clean --exact --reshape mss
+row "unknown path 'nosuch'" "replay through an unknown path" "$S" replay "$FX" --path nosuch
+row "--over" "bisect over an unknown dimension" "$S" bisect --path sslsplit-1k --over colour
+row "--range" "bisect with an inverted range" "$S" bisect --path sslsplit-1k --over size --range 1100:900
+row "--path is required" "bisect without a path" "$S" bisect --over size
+row "--client" "run with an unknown real client" "$S" run --client netscape --path clean
+row "--client sends its own hello" "run --client with --profile" "$S" run --client chromium --profile classic --path clean
+row "--deadline" "run --deadline without --client" "$S" run --profile classic --path clean --deadline 500
 row "No such file" "dissect a missing file" "$S" dissect "$F/nope.pcap"
 row "unknown option" "dissect unknown flag" "$S" dissect "$F/hello.bin" --pretty
 row "Input/output error" "a file unreadable for root too (EIO)" "$S" dissect /proc/self/mem
