@@ -4,9 +4,10 @@
 # Usage: tools/fuzz.sh [--update-corpus] [SECONDS_PER_TARGET] [TARGET...]
 #   (default 300 s, all targets)
 # New inputs go to build-fuzz/work/<target>; crashes to build-fuzz/crash/<target>.
-# --update-corpus: afterwards, merge each target's committed corpus and what the
-# campaign found into a minimal set (libFuzzer -merge=1: the smallest inputs that
-# keep every feature) and write it back to tests/fuzz/corpus/<target>.
+# --update-corpus: afterwards, add to each target's committed corpus
+# (tests/fuzz/corpus/<target>) the inputs the campaign found that reach code
+# the corpus does not (libFuzzer -merge=1 into the corpus, edges only: the
+# smallest input for each new edge); the hand-made seeds stay as they are.
 # A summary (target, seconds, executions, findings) goes to build-fuzz/summary.tsv.
 # Exit 1 if any target found a crash, leak or timeout.
 set -euo pipefail
@@ -46,12 +47,10 @@ for t in "${targets[@]}"; do
   grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "build-fuzz/$t.log" | tr '\n' ' '
   echo
   if [ "$update" = 1 ]; then
-    min="build-fuzz/min/$t"
-    rm -rf "$min" && mkdir -p "$min"
-    "build-fuzz/tests/fuzz_$t" -merge=1 -rss_limit_mb=2048 -timeout=10 "$min" \
+    before=$(ls "tests/fuzz/corpus/$t" | wc -l)
+    "build-fuzz/tests/fuzz_$t" -merge=1 -use_counters=0 -rss_limit_mb=2048 -timeout=10 \
       "tests/fuzz/corpus/$t" "build-fuzz/work/$t" > "build-fuzz/$t.merge.log" 2>&1
-    rm -rf "tests/fuzz/corpus/$t" && mv "$min" "tests/fuzz/corpus/$t"
-    echo "corpus/$t: $(ls "tests/fuzz/corpus/$t" | wc -l) inputs after merging"
+    echo "corpus/$t: $before inputs, $(ls "tests/fuzz/corpus/$t" | wc -l) after adding the campaign's new edges"
   fi
 done
 column -t "$summary"
