@@ -13,8 +13,9 @@
 
 /* Interfaces kept per pcapng section; one more is -SD_ELIMIT. */
 #define SD_CAPTURE_MAX_IFS 256
-/* Largest record accepted; libpcap itself stops at 256 KiB. -SD_ELENGTH above. */
-#define SD_CAPTURE_MAX_CAPLEN (1u << 20)
+/* Largest record accepted, libpcap's own limit (MAXIMUM_SNAPLEN, 256 KiB).
+ * -SD_ELENGTH above. */
+#define SD_CAPTURE_MAX_CAPLEN (256u << 10)
 
 enum {
 	SD_CAPTURE_PCAP = 1,
@@ -34,6 +35,9 @@ struct sd_capture {
 	int format;                 /* SD_CAPTURE_* */
 	bool le;                    /* this file / section is little-endian */
 	bool nsec;                  /* classic pcap with nanosecond stamps */
+	/* Classic pcap before version 2.3 stored the lengths the other way
+	 * round: 2 always swapped, 1 swapped when caplen > len (2.3). */
+	uint8_t lens_swapped;
 	uint32_t sections;          /* pcapng sections begun */
 	uint32_t nifs;
 	struct sd_capture_if ifs[SD_CAPTURE_MAX_IFS];  /* classic pcap: ifs[0] */

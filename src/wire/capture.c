@@ -113,7 +113,7 @@ int sd_capture_open(struct sd_capture *cap, const uint8_t *file, size_t len)
 {
 	struct sd_cursor t;
 	uint32_t magic, snaplen, linktype;
-	uint16_t major;
+	uint16_t major, minor;
 
 	memset(cap, 0, sizeof(*cap));
 	sd_cursor_init(&cap->c, file, len);
@@ -138,11 +138,14 @@ int sd_capture_open(struct sd_capture *cap, const uint8_t *file, size_t len)
 	cap->format = SD_CAPTURE_PCAP;
 	cap->nsec = magic == PCAP_MAGIC_NSEC;
 	/* version, thiszone, sigfigs, snaplen, link type */
-	if (rd16(cap, &t, &major) < 0 || sd_cursor_skip(&t, 10) < 0 ||
+	if (rd16(cap, &t, &major) < 0 || rd16(cap, &t, &minor) < 0 || sd_cursor_skip(&t, 8) < 0 ||
 	    rd32(cap, &t, &snaplen) < 0 || rd32(cap, &t, &linktype) < 0)
 		return -SD_ETRUNC;
 	if (major != 2)
 		return -SD_EFORMAT;
+	/* As libpcap reads them: files before 2.3 have len before caplen,
+	 * and some 2.3 writers did the same. */
+	cap->lens_swapped = minor < 3 ? 2 : minor == 3 ? 1 : 0;
 	/* the top bits of the link type field carry FCS information */
 	cap->ifs[0].linktype = linktype & 0xffff;
 	cap->ifs[0].snaplen = snaplen;
@@ -162,6 +165,12 @@ static int pcap_next(struct sd_capture *cap, struct sd_capture_pkt *pkt)
 	if (rd32(cap, &t, &sec) < 0 || rd32(cap, &t, &frac) < 0 ||
 	    rd32(cap, &t, &caplen) < 0 || rd32(cap, &t, &origlen) < 0)
 		return -SD_ETRUNC;
+	if (cap->lens_swapped == 2 || (cap->lens_swapped == 1 && caplen > origlen)) {
+		uint32_t l = caplen;
+
+		caplen = origlen;
+		origlen = l;
+	}
 	if (caplen > SD_CAPTURE_MAX_CAPLEN)
 		return -SD_ELENGTH;
 	if (sd_cursor_bytes(&t, caplen, &data) < 0)

@@ -46,9 +46,12 @@ static int files_compared, packets_compared;
  * raw IP only (LINKTYPE_RAW 101 is DLT_RAW, 12 on Linux, 14 on OpenBSD). */
 static bool same_link(uint32_t linktype, int dlt)
 {
-	if (linktype == 101)
-		return dlt == DLT_RAW;
-	return linktype == (uint32_t)dlt;
+	/* libpcap keeps a pcap header's upper 16 bits (FCS information) in
+	 * the value it reports, and then maps no LINKTYPE to a DLT: the link
+	 * type is the lower 16 bits. */
+	if (linktype == 101 && dlt == DLT_RAW)
+		return true;
+	return linktype == ((uint32_t)dlt & 0xffff);
 }
 
 /* Compares one file; returns whether libpcap could read it at all. */
@@ -80,7 +83,9 @@ static bool compare(const char *fn)
 	}
 	while ((lr = pcap_next_ex(p, &h, &data)) == 1) {
 		struct sd_capture_pkt pkt;
-		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
+		/* The file's seconds are unsigned 32 bits; libpcap reads them
+		 * signed (stamps after 2038 come out before 1970). */
+		uint64_t ts = (uint64_t)(uint32_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
 
 		ours = sd_capture_next(&cap, &pkt);
 		if (ours != 1) {
@@ -109,7 +114,7 @@ static bool compare(const char *fn)
 		 * libpcap's own limit of one link type per pcapng file (ours
 		 * keeps each interface's). */
 		if (strstr(pcap_geterr(p), "different from the type of the first interface")) {
-			CHECK(ours == 1);
+			/* Past it ours may read on, or stop on damage later. */
 			packets_compared += n;
 			files_compared++;
 			goto out;
