@@ -95,7 +95,7 @@ static bool compare(const char *fn)
 		}
 		if (!same_link(pkt.linktype, pcap_datalink(p)) || pkt.caplen != h->caplen ||
 		    pkt.origlen != h->len || (pkt.ts_ns != ts && pkt.ts_ns != 0) ||
-		    memcmp(pkt.data, data, h->caplen) != 0) {
+		    (h->caplen && memcmp(pkt.data, data, h->caplen) != 0)) {
 			fprintf(stderr, "%s: packet %d differs: linktype %u/%d caplen %u/%u len %u/%u ts %llu/%llu\n",
 				fn, n + 1, pkt.linktype, pcap_datalink(p), pkt.caplen, h->caplen, pkt.origlen,
 				h->len, (unsigned long long)pkt.ts_ns, (unsigned long long)ts);
