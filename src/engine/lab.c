@@ -935,6 +935,8 @@ void sd_lab_parts(struct sd_lab *lab, struct sd_lab_parts *out)
 	out->proxy_hop = lab->proxy_hop;
 	out->server_port = SERVER_PORT;
 	out->keylog_path = lab->opts.keylog_path;
+	/* As sd_lab_open gives it to the server: nginx has no hook. */
+	out->server_keylog = lab->opts.keylog_path && lab->opts.server_mode != SD_SERVER_NGINX;
 	out->added_delay_ms = added_delay_ms(lab);
 }
 

@@ -20,6 +20,8 @@
 
 /* How often the captures are looked at while the program runs. */
 #define POLL_MS 10
+/* Longest wait for a finished client to write its key log lines. */
+#define KEYLOG_WAIT_MS 1000
 
 static double mono_ms(void)
 {
@@ -65,6 +67,42 @@ static void take_observed(struct sd_observed *o, struct sd_cell_result *r)
 	r->nrecords = o->nrecords < 64 ? o->nrecords : 64;
 	memcpy(r->record_lengths, o->record_lengths, r->nrecords * sizeof(r->record_lengths[0]));
 	o->flight = o->hello = NULL;
+}
+
+/*
+ * A client that finished its handshake has its secrets, but may not have
+ * written them yet (Chromium logs them from a background task): before it
+ * is stopped, wait (at most KEYLOG_WAIT_MS) until the key log holds want
+ * CLIENT_HANDSHAKE_TRAFFIC_SECRET lines for its hello's random (the
+ * server's, when it logs to the same file, and the client's).
+ */
+static void wait_keylog(const char *path, const uint8_t *hello, size_t hello_len, size_t want)
+{
+	char needle[32 + 1 + 64 + 1];
+	double until = mono_ms() + KEYLOG_WAIT_MS;
+	int k;
+
+	/* handshake header 4, legacy_version 2, then the 32-byte random */
+	if (hello_len < 4 + 2 + 32)
+		return;
+	k = snprintf(needle, sizeof(needle), "CLIENT_HANDSHAKE_TRAFFIC_SECRET ");
+	for (size_t i = 0; i < 32; i++)
+		k += snprintf(needle + k, sizeof(needle) - (size_t)k, "%02x", hello[6 + i]);
+	for (;;) {
+		struct timespec ts = { 0, POLL_MS * 1000000L };
+		FILE *f = fopen(path, "re");
+		char *line = NULL;
+		size_t cap = 0, n = 0;
+
+		while (f && getline(&line, &cap, f) > 0)
+			n += strncmp(line, needle, (size_t)k) == 0;
+		free(line);
+		if (f)
+			fclose(f);
+		if (n >= want || mono_ms() >= until)
+			return;
+		nanosleep(&ts, NULL);
+	}
 }
 
 int sd_lab_run_client(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_result *r,
@@ -147,6 +185,8 @@ int sd_lab_run_client(struct sd_lab *lab, const struct sd_cell *cell, struct sd_
 		nanosleep(&ts, NULL);
 	}
 	r->t_exchange_ms = mono_ms() - t_run;
+	if (lp.keylog_path && o.client.handshake_done && o.hello)
+		wait_keylog(lp.keylog_path, o.hello, o.hello_len, lp.server_keylog ? 2 : 1);
 	sd_client_stop(cs.c);
 	cs.c = NULL;
 	/* The last look, with the user-space hops' statistics: what the

@@ -22,6 +22,7 @@ struct sd_lab_parts {
 	size_t proxy_hop;             /* 1-based exec hop the client's TCP ends at; 0 none */
 	uint16_t server_port;
 	const char *keylog_path;      /* the lab's key log (sd_lab_opts), or NULL */
+	bool server_keylog;           /* the lab's server writes to it too */
 	unsigned added_delay_ms;      /* the longest the user-space hops hold a packet, summed */
 };
 
