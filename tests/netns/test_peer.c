@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 
 #include "check.h"
+#include "lo_up.h"
 #include "shakedown/endpoint.h"
 #include "shakedown/hello.h"
 #include "shakedown/peer.h"
@@ -211,24 +212,6 @@ static int node_children(void)
 	if (d)
 		closedir(d);
 	return n;
-}
-
-static int lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		ret = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (ret == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 struct ns_result {
