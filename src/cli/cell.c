@@ -137,6 +137,22 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 	sd_json_kint(j, "clienthello_bytes", (long long)r->hello_len);
 	sd_json_kint(j, "handshake_length", r->hello_len >= 4 ? (long long)r->hello_len - 4 : 0);
 	sd_json_kint(j, "wire_bytes", (long long)r->flight_len);
+	/* The hello's random: what its NSS key-log lines are keyed by. */
+	sd_json_key(j, "random");
+	if (r->hello && r->hello_len >= 4 + 2 + 32) {
+		char hex[65];
+
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", r->hello[6 + i]);
+		sd_json_str(j, hex);
+	} else {
+		sd_json_null(j);
+	}
+	sd_json_key(j, "client_port");
+	if (r->sport)
+		sd_json_int(j, r->sport);
+	else
+		sd_json_null(j);
 	sd_json_kint(j, "records", (long long)r->v.records);
 	sd_json_key(j, "record_lengths");
 	sd_json_arr_open(j);

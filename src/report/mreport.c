@@ -351,7 +351,7 @@ static const struct vspec negotiated_spec[] = {
 };
 static const struct vspec flight_spec[] = {
 	{ "clienthello_bytes", K_INT, 0 }, { "handshake_length", K_INT, 0 }, { "wire_bytes", K_INT, 0 },
-	{ "records", K_INT, 0 }, { "record_lengths", K_INTS, 0 }, { "segments", K_INTS, 0 },
+	{ "random", K_NAME, F_NULL }, { "client_port", K_INT, F_NULL }, { "records", K_INT, 0 }, { "record_lengths", K_INTS, 0 }, { "segments", K_INTS, 0 },
 	{ "retransmissions", K_ARR, 0 }, { "ip_fragments", K_INT, 0 }, { "server_mss", K_INT, 0 },
 	{ "pmtu", K_ARR, 0 },
 };
