@@ -96,6 +96,10 @@ struct sd_server_cfg {
 	const char *keylog_path;  /* NULL: none; else NSS key log lines appended */
 	unsigned idle_timeout_ms; /* per connection; 0: 5000 */
 	unsigned max_reports;     /* reports kept, oldest dropped; 0: 1024 */
+	/* Fault injection (in-process modes): the thread sleeps this long
+	 * before each connection's first read, as a thread descheduled on a
+	 * loaded machine would. 0: none; at most 5000. */
+	unsigned stall_first_read_ms;
 	/* node-pq modes only: */
 	const char *node_path;    /* NULL: sd_peer_node_find() */
 	char *err;                /* NULL, or one line on failure (errlen bytes) */

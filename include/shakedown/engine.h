@@ -132,6 +132,21 @@ struct sd_engine_config {
 
 	sd_engine_data_fn on_data;      /* NULL: keep reading until FIN/idle */
 	void *ctx;
+
+	/*
+	 * A pause (the shape's gap, a replayed one) is there so that the
+	 * server reads what came before it on its own. On a loaded machine
+	 * the server's thread may wake only after the next piece arrived,
+	 * and read both at once. With hold set, a piece that follows a pause
+	 * and is due while every byte sent before it is acknowledged waits
+	 * as long as hold(hold_ctx, acked) says the server has not yet read
+	 * those acked bytes, at most hold_max_ms per pause; the pieces after
+	 * it move back by as much. NULL: no hold (a blackholed piece is never
+	 * acknowledged, so it never waits).
+	 */
+	bool (*hold)(void *hold_ctx, size_t acked);
+	void *hold_ctx;
+	uint32_t hold_max_ms;           /* 0: 1000 */
 };
 
 /*
@@ -248,6 +263,8 @@ struct sd_engine_result {
 	uint32_t rx_ignored;            /* ours but unusable: out of window, fragments */
 	uint32_t rx_ooo;                /* server data segments ahead of the stream */
 	uint32_t stale_frames;          /* drained from the handle before starting */
+	double held_ms;                 /* pieces waited for hold() in all */
+	uint32_t holds;                 /* pauses that hold() stretched */
 	bool rx_after_last_send;        /* anything of ours arrived after our last send */
 };
 

@@ -216,6 +216,8 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 	sd_json_int(j, (long long)(r->t_total_ms + 0.5));
 	sd_json_key(j, "exchange");
 	sd_json_int(j, (long long)(r->t_exchange_ms + 0.5));
+	if (!m->client)
+		sd_json_kint(j, "held", (long long)(r->eng.held_ms + 0.5));
 	sd_json_obj_close(j);
 	sd_json_kstr(j, "engine_end", m->client ? NULL : sd_engine_state_name(r->eng.state));
 	if (m->client) {

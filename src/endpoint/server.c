@@ -81,12 +81,14 @@ struct conn {
 	bool hello_parsed;       /* client_hello callback ran once */
 	bool sh_written;         /* the real ServerHello (not an HRR) is out */
 	bool want_shut, wr_shut, rd_eof, dead;
+	bool stalled;            /* stall_first_read_ms done */
 	struct sd_server_conn rep;
 };
 
 struct sd_server {
 	enum sd_server_mode mode;
 	unsigned idle_ms;
+	unsigned stall_ms;          /* cfg.stall_first_read_ms */
 	int lfd, evfd, keylog_fd;
 	uint16_t port;
 	SSL_CTX *ctx;
@@ -709,6 +711,14 @@ static void conn_read(struct conn *c)
 	size_t size = single_first ? SINGLE_READ_BUF : sizeof(c->srv->rbuf);
 	ssize_t n;
 
+	if (c->srv->stall_ms && r->nreads == 0 && !c->stalled) {
+		struct timespec ts = { c->srv->stall_ms / 1000, (long)(c->srv->stall_ms % 1000) * 1000000L };
+
+		c->stalled = true;      /* once: then read what came meanwhile */
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+
 	do
 		n = recv(c->fd, c->srv->rbuf, size, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
@@ -841,6 +851,8 @@ static void *server_main(void *arg)
 	struct pollfd pfd[2 + SD_SERVER_MAX_CONNS];
 	uint64_t idle_ns = (uint64_t)srv->idle_ms * 1000000ull;
 
+	/* Named for top -H, perf and tests that load this thread alone. */
+	(void)pthread_setname_np(pthread_self(), "sd-server");
 	for (;;) {
 		uint64_t now = now_ns(), wake = UINT64_MAX;
 		bool listening = srv->nconns < SD_SERVER_MAX_CONNS && now >= srv->accept_after_ns;
@@ -1506,6 +1518,7 @@ int sd_server_start(const struct sd_server_cfg *cfg, struct sd_server **out)
 	srv->lfd = srv->evfd = srv->keylog_fd = -1;
 	srv->mode = cfg->mode;
 	srv->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DEFAULT_IDLE_MS;
+	srv->stall_ms = cfg->stall_first_read_ms > 5000 ? 5000 : cfg->stall_first_read_ms;
 	srv->cap = cfg->max_reports ? cfg->max_reports : DEFAULT_REPORTS;
 	srv->ring = calloc(srv->cap, sizeof(*srv->ring));
 	if (!srv->ring)

@@ -24,6 +24,7 @@
 #define RX_BATCH 256        /* frames read per wake-up */
 #define STALE_MAX 100000    /* frames drained before the start */
 #define LOOP_MAX 2000000    /* wake-ups per exchange */
+#define HOLD_POLL_US 1000   /* how often a held piece asks config.hold again */
 #define OUR_WINDOW 64240    /* what Linux offers before window scaling */
 #define IP4_MIN_PMTU 552    /* Linux net.ipv4.route.min_pmtu */
 #define IP6_MIN_MTU 1280    /* RFC 8200 §5 */
@@ -34,8 +35,11 @@ enum tcp_state { ST_SYN_SENT, ST_ESTABLISHED, ST_STOPPED };
 struct txent {
 	uint32_t off, len;
 	uint64_t due;               /* µs, monotonic */
-	uint8_t flags;              /* SD_SEG_DUP for the second copy */
+	uint8_t flags;              /* SD_SEG_DUP for the second copy; TX_PAUSED */
 };
+
+/* txent.flags: a pause comes before this piece (config.hold applies). */
+#define TX_PAUSED 0x80
 
 /* A sent, unacknowledged segment: the retransmission queue. */
 struct rtxent {
@@ -72,6 +76,7 @@ struct eng {
 	uint16_t our_mss, peer_mss, pmtu, mss;
 	struct txent txq[TXQ_MAX];
 	size_t ntxq;
+	uint64_t hold_since;        /* µs: the head waits for config.hold; 0: not */
 	struct rtxent rtx[RTX_MAX];
 	size_t nrtx;
 
@@ -476,15 +481,18 @@ static int queue_burst(struct eng *e, size_t start, size_t end)
 		base = max_u64(base, e->txq[e->ntxq - 1].due + gap);
 	for (int i = 0; i < n; i++) {
 		const struct sd_shape_piece *p = &e->pieces[e->order[i]];
-		uint64_t due = base + (uint64_t)i * gap;
+		uint64_t due = base + (uint64_t)i * gap, own = 0;
+		uint8_t flags;
 
 		/* A replayed capture's own pauses add up before each piece. */
 		for (size_t k = 0; k < e->cfg->ngaps; k++)
 			if (i && e->cfg->gap_offs[k] == p->off)
-				extra += e->cfg->gaps_us[k];
+				own += e->cfg->gaps_us[k];
+		extra += own;
 		due += extra;
+		flags = (gap && (i || e->ntxq)) || own ? TX_PAUSED : 0;
 
-		ret = txq_push(e, (uint32_t)p->off, (uint32_t)p->len, due, 0);
+		ret = txq_push(e, (uint32_t)p->off, (uint32_t)p->len, due, flags);
 		if (ret == 0 && s->dup)
 			ret = txq_push(e, (uint32_t)p->off, (uint32_t)p->len, due, SD_SEG_DUP);
 		if (ret < 0)
@@ -495,6 +503,7 @@ static int queue_burst(struct eng *e, size_t start, size_t end)
 
 static void txq_pop(struct eng *e)
 {
+	e->hold_since = 0;
 	memmove(&e->txq[0], &e->txq[1], (e->ntxq - 1) * sizeof(e->txq[0]));
 	e->ntxq--;
 }
@@ -509,6 +518,35 @@ static bool txq_blocked(const struct eng *e)
 }
 
 /*
+ * Whether the due head of the queue waits for config.hold: it follows a
+ * pause, everything sent before it is acknowledged, and the server has
+ * not yet read it all (hold_max_ms at most). On release, the queue moves
+ * back by the time held, so the pauses after it keep their length.
+ */
+static bool held(struct eng *e)
+{
+	const struct sd_engine_config *c = e->cfg;
+	uint64_t max = (uint64_t)(c->hold_max_ms ? c->hold_max_ms : 1000) * 1000u, d;
+
+	if (!c->hold || !(e->txq[0].flags & TX_PAUSED) || e->snd_una != e->snd_max)
+		return false;
+	if (!e->hold_since)
+		e->hold_since = e->now;
+	if (e->now - e->hold_since < max && c->hold(c->hold_ctx, e->snd_una))
+		return true;
+	d = e->now - e->hold_since;
+	e->hold_since = 0;
+	e->txq[0].flags &= (uint8_t)~TX_PAUSED;
+	if (d) {
+		for (size_t i = 0; i < e->ntxq; i++)
+			e->txq[i].due += d;
+		e->res->held_ms += (double)d / 1000.0;
+		e->res->holds++;
+	}
+	return e->txq[0].due > e->now;
+}
+
+/*
  * Sends what is due. flush sends everything at once, window or not (the
  * application's last words before a close).
  */
@@ -520,8 +558,11 @@ static int service_txq(struct eng *e, bool flush)
 	if (e->st != ST_ESTABLISHED || (e->recovery && !flush))
 		return 0;
 	while (e->ntxq && (flush || (e->txq[0].due <= e->now && !txq_blocked(e)))) {
-		struct txent t = e->txq[0];
+		struct txent t;
 
+		if (!flush && held(e))
+			break;
+		t = e->txq[0];
 		txq_pop(e);
 		if (t.off + t.len <= e->snd_una)
 			continue;                   /* covered by a retransmission */
@@ -1214,7 +1255,7 @@ static uint64_t next_wake(const struct eng *e)
 		t = min_u64(t, e->syn_exhausted ? e->last_activity + e->quiet_us : e->syn_due);
 	} else {
 		if (e->ntxq && !txq_blocked(e) && !e->recovery)
-			t = min_u64(t, e->txq[0].due);
+			t = min_u64(t, e->hold_since ? e->now + HOLD_POLL_US : e->txq[0].due);
 		if (rto_running(e))
 			t = min_u64(t, e->rto_due);
 		if (e->exhausted)
@@ -1373,6 +1414,10 @@ static int run(struct pcap *p, int fd, const struct sd_engine_config *cfg,
 	}
 out:
 	e->now = mono_us();
+	if (e->hold_since) {            /* stopped while a piece was held */
+		res->held_ms += (double)(e->now - e->hold_since) / 1000.0;
+		res->holds++;
+	}
 	res->t_end = ms_since(e, e->now);
 	res->client_len = e->snd.len;
 	res->path_mtu = e->pmtu;

@@ -414,6 +414,15 @@ int sd_lab_open(const struct sd_path *p, const struct sd_lab_opts *o, struct sd_
 	/* nginx has no key log hook: with real clients, theirs is the log. */
 	ss.cfg.keylog_path = o->server_mode == SD_SERVER_NGINX && o->client_kernel ? NULL : o->keylog_path;
 	ss.cfg.idle_timeout_ms = 3000;
+	/* Fault injection: a server thread that wakes late (tests only). */
+	{
+		const char *v = getenv("SHAKEDOWN_FAULT_SERVER_STALL_MS");
+		char *end;
+		unsigned long ms = v ? strtoul(v, &end, 10) : 0;
+
+		if (v && *v && !*end && ms <= 5000)
+			ss.cfg.stall_first_read_ms = (unsigned)ms;
+	}
 	ss.cfg.err = ss.err;
 	ss.cfg.errlen = sizeof(ss.err);
 	jobs[0] = (struct job){ .nsfd = lab->topo->client_ns, .fn = open_engine_socket, .arg = &po };
@@ -528,6 +537,29 @@ struct engine_job {
 	struct sd_engine_config cfg;
 	struct sd_engine_result *res;
 };
+
+/* What a held piece waits for: the single-read server's reads. */
+struct read_hold {
+	struct sd_server *srv;
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+/*
+ * Engine hold: true while the server has not yet read the acked bytes of
+ * this connection (not even accepted it). A report that ended is never
+ * waited for.
+ */
+static bool hold_for_read(void *ctx, size_t acked)
+{
+	const struct read_hold *h = ctx;
+	struct sd_server_conn c;
+	int ret = sd_server_report(h->srv, h->addr, h->port, 0, &c);
+
+	if (ret == -ENOENT)
+		return true;
+	return ret >= 0 && c.end == SD_END_OPEN && c.bytes_in < acked;
+}
 
 static int run_engine(void *arg)
 {
@@ -949,6 +981,7 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	struct cellctx cc;
 	struct replayctx *rp = NULL;
 	struct engine_job ej;
+	struct read_hold hold;
 	struct sd_rng rng;
 	struct sd_vd_input in;
 	size_t splits[SD_SHAPE_MAX_SPLITS], nsplits = 0, rec;
@@ -1090,6 +1123,24 @@ built:
 			ej.cfg.splits = splits;
 			ej.cfg.nsplits = nsplits;
 		}
+	}
+
+	/*
+	 * The single-read server judges its first read: a pause in the flight
+	 * is there to end that read. Each waits, once the server's kernel has
+	 * acknowledged what came before, until the server has read it, so a
+	 * loaded machine cannot merge the two (reported as timing_ms.held).
+	 * Behind an exec hop the server's connection is not this one.
+	 */
+	if (lab->opts.server_mode == SD_SERVER_SINGLE_READ && !lab->proxy_hop) {
+		hold.srv = lab->server;
+		hold.port = r->sport;
+		if (cell->ipv6)
+			memcpy(hold.addr, t->engine6, 16);
+		else
+			sd_server_addr_v4(t->engine4, hold.addr);
+		ej.cfg.hold = hold_for_read;
+		ej.cfg.hold_ctx = &hold;
 	}
 
 	if ((ret = sd_lab_cell_reset(lab, r->seed, err, errlen)) < 0)

@@ -344,7 +344,9 @@ static const struct vspec trunc_spec[] = {
 	{ "sent", K_INT, F_REQ }, { "delivered", K_INT, F_REQ },
 	{ "first_missing_offset", K_INT, F_REQ | F_NULL }, { "field", K_TEXT, F_REQ | F_NULL },
 };
-static const struct vspec timing_spec[] = { { "cell", K_INT, F_REQ }, { "exchange", K_INT, 0 } };
+static const struct vspec timing_spec[] = {
+	{ "cell", K_INT, F_REQ }, { "exchange", K_INT, 0 }, { "held", K_INT, 0 },
+};
 static const struct vspec negotiated_spec[] = {
 	{ "group", K_NAME, F_NULL }, { "group_id", K_INT, F_NULL }, { "hrr", K_BOOL, 0 },
 	{ "handshake_completed", K_BOOL, 0 },

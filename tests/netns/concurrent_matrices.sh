@@ -15,11 +15,10 @@ mkdir -p "$TMPDIR"
 M=${SD_CONCURRENT_MATRIX:-default}
 
 outcomes() { jq -r '.cells[] | "\(.id)\t\(.outcome)"' "$1" | sort; }
-# Cells whose single-read server took more than the first segment in its
-# first read: the gap between the segments was shorter than the server's
-# scheduling delay on a loaded machine (ASan, two matrices on two cores),
-# so the cell did not test what it means to. That is load, not one run
-# disturbing the other; such cells are listed, not failed.
+# Single-read cells whose server read more than the first segment at once:
+# what a loaded machine did before the engine held a paused piece until
+# the server had read (tests/netns/starved_server.sh). Listed to explain a
+# difference; they are no longer excused.
 merged() {
   jq -r '.cells[] | select(.server == "single-read" and (.server_report.reads // []) != []
     and .server_report.reads[0] > (.flight.segments[0] // 0)) | .id' "$1"
@@ -47,9 +46,8 @@ for r in a b; do
   sed 's/^/  /' "$TMP/$r.diff"
   grep '^>' "$TMP/$r.diff" | cut -f1 | cut -c3- | sort > "$TMP/$r.ids"
   load=$(comm -12 "$TMP/$r.ids" "$TMP/$r.load" | wc -l)
-  [ "$load" -gt 0 ] && echo "  of which $load from load: a single-read server read both segments at once"
-  check "run $r: every cell's outcome equals the solo run's (but for load)" \
-    test -z "$(comm -23 "$TMP/$r.ids" "$TMP/$r.load")"
+  [ "$load" -gt 0 ] && echo "  of which $load where a single-read server read both segments at once"
+  check "run $r: every cell's outcome equals the solo run's" test ! -s "$TMP/$r.ids"
 done
 check "no temporary file left" test -z "$(ls -A "$TMPDIR")"
 finish

@@ -466,6 +466,7 @@ static unsigned cell;
 static uint32_t syn_rto_ms;     /* 0: the default */
 static bool want_more;          /* the application never says done */
 static bool last_words;         /* done together with the second flight, drain_on_done */
+static bool (*hold_fn)(void *ctx, size_t acked);   /* config.hold for the next cell */
 
 struct cell_opts {
 	const char *name;
@@ -523,6 +524,7 @@ static int run_cell(const struct cell_opts *o)
 	c.ctx = &app;
 	if (syn_rto_ms)
 		c.syn_rto_ms = syn_rto_ms;
+	c.hold = hold_fn;
 	if (o->server && srv_start(&srv, o->family, o->mode, flight_len) != 0) {
 		fprintf(stderr, "%s: server failed: %s\n", o->name, strerror(-srv.err));
 		CHECK(0);
@@ -686,6 +688,60 @@ static void case_dup_gap(void)
 	CHECK(res.nseg == 4 && res.seg[2].t_ms - res.seg[0].t_ms >= 29.5);
 	CHECK_INT(res.retransmits, 0);
 	CHECK_INT(seen.nseg, 4);
+	check_delivered(0);
+	sd_engine_result_free(&res);
+}
+
+/* Holds the piece after the first pause 40 ms, not the one after the second. */
+static size_t hold_acked[8];
+static size_t nhold_acked;
+static double hold_first_ms;
+
+static bool hold_40(void *ctx, size_t acked)
+{
+	struct timespec ts;
+	double now;
+
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	if (!nhold_acked || hold_acked[nhold_acked - 1] != acked) {
+		if (nhold_acked < 8)
+			hold_acked[nhold_acked++] = acked;
+		hold_first_ms = now;
+	}
+	return acked == 600 && now - hold_first_ms < 40.0;
+}
+
+/*
+ * config.hold: asked once a paused piece is due and all before it is
+ * acknowledged (acked = the bytes sent); the pieces after a held one move
+ * back, so the second pause keeps its 30 ms.
+ */
+static void case_hold(void)
+{
+	struct cell_opts o = { "v4 split,gap:30 held", 4, "split@600+1200,gap:30", 0, true, SRV_REPLY, false };
+
+	hold_fn = hold_40;
+	nhold_acked = 0;
+	if (run_cell(&o) < 0) {
+		hold_fn = NULL;
+		return;
+	}
+	hold_fn = NULL;
+	CHECK_INT(res.state, SD_ENGINE_DONE);
+	CHECK_INT(res.nseg, 3);
+	CHECK_INT(nhold_acked, 2);
+	CHECK(nhold_acked == 2 && hold_acked[0] == 600 && hold_acked[1] == 1200);
+	CHECK_INT(res.holds, 1);
+	CHECK(res.held_ms >= 39.0 && res.held_ms < 80.0);
+	/* 30 ms pause + 40 ms held, then the second pause whole */
+	CHECK(res.nseg == 3 && res.seg[1].t_ms - res.seg[0].t_ms >= 69.0);
+	CHECK(res.nseg == 3 && res.seg[2].t_ms - res.seg[1].t_ms >= 29.5);
+	printf("%-22s held %.1f ms; pieces at %.1f, %.1f, %.1f ms\n", "", res.held_ms,
+	       res.nseg == 3 ? res.seg[0].t_ms : 0, res.nseg == 3 ? res.seg[1].t_ms : 0,
+	       res.nseg == 3 ? res.seg[2].t_ms : 0);
+	CHECK_INT(res.retransmits, 0);
 	check_delivered(0);
 	sd_engine_result_free(&res);
 }
@@ -1016,6 +1072,7 @@ int main(void)
 	case_split();
 	case_reverse();
 	case_dup_gap();
+	case_hold();
 	case_ipfrag(4);
 	case_ipfrag(6);
 	case_second_flight();
