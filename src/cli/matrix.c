@@ -246,6 +246,9 @@ static int resolve(struct run *r)
 				return ret;
 		} else if ((ret = sd_path_builtin(nm->name, &r->paths[i], &e)) < 0) {
 			return spec_fail(r, nm->line, "unknown path '%s' (see 'shakedown list paths')", nm->name);
+		} else if ((ret = cli_check_exec_hops(nm->name, &r->paths[i])) != 0) {
+			/* a built-in path's program (haproxy) not installed: exit 3 up front */
+			return ret;
 		}
 	}
 	for (size_t i = 0; i < m->nservers; i++)

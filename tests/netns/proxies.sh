@@ -60,6 +60,14 @@ printf '[path]\n[hop lb]\nbehaviours = exec\nexec = /nonexistent/proxy {config}\
 rc=0; "$S" run --profile classic --path "$TMP/user/bad.ini" > /dev/null 2> "$TMP/bad.err" || rc=$?
 if [ $rc -ne 0 ] && grep -q "/nonexistent/proxy" "$TMP/bad.err"; then ok; else bad "bad exec: rc $rc: $(cat "$TMP/bad.err")"; fi
 
+# A built-in path whose program is not installed: a matrix stops up front
+# with exit 3 and one line naming it, rather than a column of error cells.
+mkdir -p "$TMP/nobin"
+printf '[matrix]\ndescription = x\n[cells a]\nprofiles = chrome-pq\npaths = clean haproxy-sni\n' > "$TMP/hx.ini"
+rc=0; PATH=$TMP/nobin "$S" matrix "$TMP/hx.ini" -q > /dev/null 2> "$TMP/hx.err" || rc=$?
+if [ $rc -eq 3 ] && [ "$(wc -l < "$TMP/hx.err")" -eq 1 ] && grep -q "haproxy-sni.*'haproxy'" "$TMP/hx.err"; then ok
+else bad "matrix, haproxy missing: rc $rc: $(cat "$TMP/hx.err")"; fi
+
 # Nothing left behind: no program, no temporary directory.
 check "no temporary directory left" test -z "$(ls -A "$TMPDIR")"
 finish
