@@ -13,6 +13,7 @@
 
 #include "cell.h"
 #include "cli.h"
+#include "rootless.h"
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 #include "shakedown/path.h"
@@ -564,6 +565,7 @@ int cmd_bisect(int argc, char **argv)
 		sd_json_kstr(&j, "profile", profile.name);
 		sd_json_kstr(&j, "path", path.name);
 		sd_json_kstr(&j, "server", server_name);
+		sd_json_kbool(&j, "rootless", cli_rootless_active());
 		sd_json_kstr(&j, "shape", shape_spec[0] ? shape_spec : "default");
 		sd_json_kstr(&j, "family", b.lo.ipv6 ? "ipv6" : "ipv4");
 		sd_json_kstr(&j, "seed", seed);

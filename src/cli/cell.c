@@ -8,6 +8,7 @@
 
 #include "cell.h"
 #include "detect.h"
+#include "rootless.h"
 #include "shakedown/hello.h"
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
@@ -112,6 +113,8 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 		sd_json_kstr(j, "path", m->path);
 		sd_json_kstr(j, "server", m->server);
 		sd_json_kstr(j, "client", m->client ? m->client : "engine");
+		if (m->rootless_key)
+			sd_json_kbool(j, "rootless", cli_rootless_active());
 	}
 	sd_json_kstr(j, "shape", m->shape);
 	sd_json_kstr(j, "family", m->ipv6 ? "ipv6" : "ipv4");

@@ -29,6 +29,8 @@ struct cli_cell_meta {
 	 * and client (a captured connection names its own endpoints) */
 	void (*head)(struct sd_json *j, const void *ctx);
 	const void *head_ctx;
+	/* run: write "rootless" (whether the command ran in rootless mode) */
+	bool rootless_key;
 };
 
 const char *cli_group_label(uint16_t g, char *tmp, size_t n);

@@ -767,6 +767,7 @@ static int build_doc(struct run *r, unsigned jobs, unsigned shard_i, unsigned sh
 	json_object_set_new(o, "jobs", json_integer(jobs));
 	json_object_set_new(o, "labs", json_integer((json_int_t)atomic_load(&r->labs)));
 	json_object_set_new(o, "shards", json_integer(1));
+	json_object_set_new(o, "rootless", json_boolean(cli_rootless_active()));
 	json_object_set_new(o, "wall_ms", json_integer((json_int_t)(mono_ms() - r->t0 + 0.5)));
 	json_object_set_new(o, "started", json_string(started));
 	json_object_set_new(doc, "run", o);

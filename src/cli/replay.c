@@ -10,6 +10,7 @@
 
 #include "cell.h"
 #include "cli.h"
+#include "rootless.h"
 #include "shakedown/json.h"
 #include "shakedown/lab.h"
 #include "shakedown/path.h"
@@ -382,6 +383,7 @@ int cmd_replay(int argc, char **argv)
 		sd_json_kstr(&j, "server", server_name);
 		sd_json_kstr(&j, "family", ipv6 ? "ipv6" : "ipv4");
 		sd_json_kstr(&j, "reshape", reshape);
+		sd_json_kbool(&j, "rootless", cli_rootless_active());
 		sd_json_kstr(&j, "expected", expect ? expect : "any");
 		sd_json_kint(&j, "flows", (long long)plan.flows);
 		sd_json_kint(&j, "incomplete", (long long)plan.incomplete);

@@ -505,6 +505,7 @@ int cmd_run(int argc, char **argv)
 			.pcaps = pcaps.len ? (const char *)pcaps.data : NULL,
 			.detections = detected ? det : NULL,
 			.client = cell.real_client ? sd_client_name(cell.client) : NULL,
+			.rootless_key = true,
 		};
 
 		sd_buf_u8(&pcaps, 0);

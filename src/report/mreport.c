@@ -323,7 +323,7 @@ static const struct vspec summary_spec[] = {
 };
 static const struct vspec run_spec[] = {
 	{ "jobs", K_INT, 0 }, { "labs", K_INT, 0 }, { "shards", K_INT, 0 },
-	{ "wall_ms", K_INT, F_REQ }, { "started", K_STR, F_NULL },
+	{ "wall_ms", K_INT, F_REQ }, { "started", K_STR, F_NULL }, { "rootless", K_BOOL, 0 },
 };
 static const struct vspec cell_spec[] = {
 	{ "profile", K_NAME, F_REQ }, { "path", K_NAME, F_REQ }, { "server", K_NAME, F_REQ },
@@ -946,7 +946,7 @@ static json_t *merge_run(json_t *const *docs, size_t n)
 	json_t *run = json_object(), *m;
 	long long wall = 0, jobs = 0, labs = 0, shards = 0;
 	const char *started = NULL, *key;
-	bool has_labs = false, has_jobs = false;
+	bool has_labs = false, has_jobs = false, rootless = false;
 
 	if (!run)
 		return NULL;
@@ -959,6 +959,7 @@ static json_t *merge_run(json_t *const *docs, size_t n)
 		labs += json_integer_value(json_object_get(r, "labs"));
 		has_jobs |= json_object_get(r, "jobs") != NULL;
 		has_labs |= json_object_get(r, "labs") != NULL;
+		rootless |= json_is_true(json_object_get(r, "rootless"));
 		s = json_object_get(r, "shards");
 		shards += s ? json_integer_value(s) : 1;
 		if (json_is_string(json_object_get(r, "started")) &&
@@ -978,6 +979,8 @@ static json_t *merge_run(json_t *const *docs, size_t n)
 			val = json_integer(shards);
 		else if (strcmp(key, "started") == 0 && started)
 			val = json_string(started);
+		else if (strcmp(key, "rootless") == 0)
+			val = json_boolean(rootless);     /* any shard */
 		else
 			val = json_deep_copy(m);
 		if (json_object_set_new(run, key, val) < 0)

@@ -30,6 +30,7 @@ rc=0
   --html "$TMP/full.html" > "$TMP/full.txt" 2> "$TMP/full.err" || rc=$?
 check "default matrix: exit 0 ($(head -c 300 "$TMP/full.err"))" test "$rc" -eq 0
 jq_is "default matrix: at least 120 cells" "$TMP/full.json" '.summary.cells >= 120' true
+jq_is "default matrix as root: not rootless" "$TMP/full.json" .run.rootless false
 jq_is "default matrix: every expectation met" "$TMP/full.json" '[.cells[] | select(.pass | not)] | length' 0
 jq_is "default matrix: no harness errors" "$TMP/full.json" .summary.errors 0
 jq_is "default matrix: real clients next to them" "$TMP/full.json" \

@@ -54,6 +54,7 @@ cell() {
 cell clean --profile chrome-pq --path clean
 check "clean: exit 0 ($(cat "$TMP/clean.err"))" test "$(cat "$TMP/clean.rc")" -eq 0
 jq_is "clean: ok" "$PUB/out/clean.json" .outcome ok
+jq_is "clean: the JSON says rootless" "$PUB/out/clean.json" .rootless true
 jq_is "clean: handshake completed" "$PUB/out/clean.json" .negotiated.handshake_completed true
 jq_is "clean: the server completed too" "$PUB/out/clean.json" .server_report.handshake_completed true
 jq_is "clean: every hop counted" "$PUB/out/clean.json" '.hops[0].client_to_server.packets_in > 0' true
@@ -118,6 +119,7 @@ chmod 0644 "$PUB/small.ini"
 rc=0
 as_nobody "$S" matrix -q "$PUB/small.ini" --json "$PUB/out/m.json" > /dev/null 2> "$TMP/m.err" || rc=$?
 check "matrix: exit 0 ($(head -c 300 "$TMP/m.err"))" test "$rc" -eq 0
+jq_is "matrix: run.rootless" "$PUB/out/m.json" .run.rootless true
 jq_is "matrix: every cell ran" "$PUB/out/m.json" .summary.cells "$((6 * $(echo $servers | wc -w) + 5))"
 jq_is "matrix: every expectation met" "$PUB/out/m.json" '[.cells[] | select(.pass | not) | .id] | join(" ")' ""
 jq_is "matrix: no harness errors" "$PUB/out/m.json" .summary.errors 0
