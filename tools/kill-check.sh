@@ -77,7 +77,7 @@ marked_netns() {
   for p in $(marked "$1"); do
     find /proc/"$p"/task/*/ns/net -maxdepth 0 -printf '%l\n' 2>/dev/null
     find /proc/"$p"/fd -maxdepth 1 -type l -lname 'net:*' -printf '%l\n' 2>/dev/null
-  done | sort -u | grep -vxF "$(readlink /proc/1/ns/net)" | wc -l
+  done | sort -u | grep -vxF "$(readlink /proc/$$/ns/net)" | wc -l
 }
 
 # The invocations: NAME<TAB>ARGS (word-split; no quoting needed).
