@@ -105,7 +105,9 @@ struct sd_engine_config {
 	size_t nsplits;
 	/* Per-piece pacing (replays of a capture): a first transmission that
 	 * starts at stream offset gap_offs[k] leaves gaps_us[k] after the one
-	 * sent before it, on top of the shape's gap. Borrowed; NULL: none. */
+	 * sent before it, on top of the shape's gap; when it is the first of
+	 * bytes on_data wrote, gaps_us[k] after the server bytes that made
+	 * on_data write them (a client's answer time). Borrowed; NULL: none. */
 	const size_t *gap_offs;
 	const uint32_t *gaps_us;
 	size_t ngaps;

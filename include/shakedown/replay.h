@@ -51,7 +51,10 @@ enum {
 struct sd_replay_seg {
 	uint32_t off;                      /* stream offset of its first byte */
 	uint32_t len;
-	uint32_t gap_us;                   /* since the previous segment (0 for the first) */
+	uint32_t gap_us;                   /* since the previous segment (0 for the first);
+					    * the retry flight's first: since the server's
+					    * last data segment before it (the HelloRetryRequest),
+					    * the client's answer time */
 	uint8_t flags;                     /* SD_REPLAY_SEG_* */
 };
 

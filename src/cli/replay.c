@@ -155,6 +155,9 @@ static void conn_head_json(struct sd_json *j, const void *ctx)
 		sd_json_kint(j, "hello_len", c->hello2_len >= 4 ? (long long)c->hello2_len - 4 : 0);
 		sd_json_kint(j, "wire_bytes", (long long)c->retry.len);
 		flight_json(j, &c->retry);
+		/* The client's pause between the HelloRetryRequest and its answer. */
+		sd_json_key(j, "answer_ms");
+		sd_json_milli(j, c->retry.nseg ? c->retry.seg[0].gap_us : 0);
 		/* What the engine sent of it, if the lab's server asked too. */
 		sd_json_key(j, "sent_segments");
 		sd_json_arr_open(j);

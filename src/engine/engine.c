@@ -484,9 +484,11 @@ static int queue_burst(struct eng *e, size_t start, size_t end)
 		uint64_t due = base + (uint64_t)i * gap, own = 0;
 		uint8_t flags;
 
-		/* A replayed capture's own pauses add up before each piece. */
+		/* A replayed capture's own pauses add up before each piece; the
+		 * first piece of a later burst (the callback's answer) waits its
+		 * own from the server bytes that prompted it. */
 		for (size_t k = 0; k < e->cfg->ngaps; k++)
-			if (i && e->cfg->gap_offs[k] == p->off)
+			if ((i || p->off) && e->cfg->gap_offs[k] == p->off)
 				own += e->cfg->gaps_us[k];
 		extra += own;
 		due += extra;

@@ -41,12 +41,34 @@ static int add_seg(struct sd_replay_flight *f, size_t off, size_t len, uint32_t 
 }
 
 /*
+ * The client's answer time: from the server's last data segment captured
+ * before ts (the HelloRetryRequest) to ts (the second flight's first
+ * transmission), capped like every gap; 0 when the capture has none.
+ */
+static uint32_t answer_us(const struct sd_flow_dir *srv, uint64_t ts, struct sd_replay_conn *rc)
+{
+	uint64_t last = 0, us;
+
+	for (uint32_t i = 0; i < srv->nsegs; i++)
+		if (srv->segs[i].len && srv->segs[i].ts_ns <= ts && srv->segs[i].ts_ns > last)
+			last = srv->segs[i].ts_ns;
+	if (!last)
+		return 0;
+	us = (ts - last) / 1000;
+	if (us > SD_REPLAY_GAP_MAX_US) {
+		us = SD_REPLAY_GAP_MAX_US;
+		rc->gaps_capped = true;
+	}
+	return (uint32_t)us;
+}
+
+/*
  * The segments of stream range [f->start, f->start + f->len) from the
  * client's captured data segments: first transmissions in stream order,
  * each new byte once, super-frames cut at mss.
  */
 static int plan_segments(const struct sd_flow_dir *d, uint16_t mss, struct sd_replay_flight *f,
-			 struct sd_replay_conn *rc)
+			 struct sd_replay_conn *rc, uint64_t *first_ts)
 {
 	int64_t a = (int64_t)f->start, b = (int64_t)(f->start + f->len), covered = a;
 	struct piece *p = NULL;
@@ -99,6 +121,8 @@ static int plan_segments(const struct sd_flow_dir *d, uint16_t mss, struct sd_re
 			}
 			gap = (uint32_t)us;
 		}
+		if (!have_prev)
+			*first_ts = p[i].ts_ns;
 		if (!have_prev || p[i].ts_ns > prev_ts)
 			prev_ts = p[i].ts_ns;
 		have_prev = true;
@@ -196,6 +220,7 @@ static int plan_conn(const struct sd_flow *f, size_t i, struct sd_replay_conn *r
 	static _Thread_local struct sd_hello h;
 	const struct sd_hs_msg *m0;
 	size_t end;
+	uint64_t ts = 0;
 	char label[128];
 	int n, ret;
 
@@ -266,9 +291,13 @@ static int plan_conn(const struct sd_flow *f, size_t i, struct sd_replay_conn *r
 	}
 	memcpy(rc->stream, d->stream, rc->stream_len);
 	memcpy(rc->hello, sd_flight_msg(fl, 0), rc->hello_len);
-	ret = plan_segments(d, rc->mss, &rc->first, rc);
-	if (ret == 0 && rc->has_retry)
-		ret = plan_segments(d, rc->mss, &rc->retry, rc);
+	ret = plan_segments(d, rc->mss, &rc->first, rc, &ts);
+	if (ret == 0 && rc->has_retry) {
+		ts = 0;
+		ret = plan_segments(d, rc->mss, &rc->retry, rc, &ts);
+		if (ret == 0 && rc->retry.nseg && ts)
+			rc->retry.seg[0].gap_us = answer_us(&f->srv, ts, rc);
+	}
 	if (ret == -SD_ELIMIT)
 		snprintf(err, errlen, "connection %zu (%s): the client flight was sent in more than %d segments",
 			 i + 1, label, SD_REPLAY_MAX_SEGS);

@@ -467,6 +467,9 @@ static uint32_t syn_rto_ms;     /* 0: the default */
 static bool want_more;          /* the application never says done */
 static bool last_words;         /* done together with the second flight, drain_on_done */
 static bool (*hold_fn)(void *ctx, size_t acked);   /* config.hold for the next cell */
+static const size_t *pace_offs;  /* config.gap_offs / gaps_us / ngaps for the next cell */
+static const uint32_t *pace_us;
+static size_t npace;
 
 struct cell_opts {
 	const char *name;
@@ -525,6 +528,9 @@ static int run_cell(const struct cell_opts *o)
 	if (syn_rto_ms)
 		c.syn_rto_ms = syn_rto_ms;
 	c.hold = hold_fn;
+	c.gap_offs = pace_offs;
+	c.gaps_us = pace_us;
+	c.ngaps = npace;
 	if (o->server && srv_start(&srv, o->family, o->mode, flight_len) != 0) {
 		fprintf(stderr, "%s: server failed: %s\n", o->name, strerror(-srv.err));
 		CHECK(0);
@@ -972,6 +978,40 @@ static void case_second_flight(void)
 }
 
 /*
+ * Per-piece pacing on the callback's bytes (a replayed HelloRetryRequest
+ * answer): the second flight's first piece waits its pause from the reply
+ * that prompted it, the next one its pause after that.
+ */
+static void case_answer_pause(void)
+{
+	struct cell_opts o = { "v4 second flight, paced", 4, "split@2000", 0, true, SRV_TWO, true };
+	size_t offs[2] = { flight_len, 2000 };
+	uint32_t us[2] = { 50000, 20000 };
+	uint32_t len[8], off[8];
+
+	pace_offs = offs;
+	pace_us = us;
+	npace = 2;
+	if (run_cell(&o) < 0) {
+		npace = 0;
+		return;
+	}
+	npace = 0;
+	CHECK_INT(res.state, SD_ENGINE_DONE);
+	CHECK_INT(originals(len, off, 8), 4);
+	CHECK_INT(off[2], flight_len);
+	/* the reply came back within a few ms of the first flight */
+	CHECK(res.nseg >= 4 && res.seg[2].t_ms - res.seg[1].t_ms >= 50.0);
+	CHECK(res.nseg >= 4 && res.seg[2].t_ms - res.seg[1].t_ms < 150.0);
+	CHECK(res.nseg >= 4 && res.seg[3].t_ms - res.seg[2].t_ms >= 19.5);
+	printf("%-22s second flight at %.1f ms, then %.1f ms\n", "", res.nseg >= 4 ? res.seg[2].t_ms : 0,
+	       res.nseg >= 4 ? res.seg[3].t_ms : 0);
+	check_delivered(EXTRA_LEN);
+	check_reply(REPLY_LEN + REPLY2_LEN);
+	sd_engine_result_free(&res);
+}
+
+/*
  * The callback writes its last bytes and says done at once (a client
  * Finished): with drain_on_done the RST waits for their ACK.
  */
@@ -1076,6 +1116,7 @@ int main(void)
 	case_ipfrag(4);
 	case_ipfrag(6);
 	case_second_flight();
+	case_answer_pause();
 	case_last_words();
 	case_rst();
 	case_fin();

@@ -371,6 +371,8 @@ static void test_variants(const uint8_t *stream, size_t len)
 			CHECK_INT(c->retry.seg[0].len, 1228);
 			CHECK_INT(c->retry.seg[1].len, len + 6 - 1228);
 			CHECK_INT(c->retry.seg[1].gap_us, 50);
+			/* the answer: HRR captured at 1500 µs, the second hello at 1700 */
+			CHECK_INT(c->retry.seg[0].gap_us, 200);
 			CHECK_INT(c->hello2_len, 1926);
 			CHECK_INT(c->stream_len, 2 * len + 6);
 		}
