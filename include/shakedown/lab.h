@@ -109,6 +109,9 @@ struct sd_cell_result {
 	struct sd_engine_result eng;           /* owned; freed by sd_cell_result_free */
 	struct sd_server_conn conn;
 	bool conn_present;
+	/* Behind an exec hop: the hop whose own connection conn is (what the
+	 * server saw of the proxied exchange; the verdict does not use it). */
+	char server_via[64];
 	char seed[80];
 	uint8_t *flight;                        /* the client stream as sent (owned) */
 	size_t flight_len;

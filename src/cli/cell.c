@@ -211,6 +211,7 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 	sd_json_kint(j, "bytes_out", (long long)r->server.bytes_out);
 	sd_json_kstr(j, "error", r->server.error[0] ? r->server.error : NULL);
 	sd_json_kstr(j, "end", r->conn_present ? sd_server_end_name(r->conn.end) : NULL);
+	sd_json_kstr(j, "via", r->server_via[0] ? r->server_via : NULL);
 	sd_json_obj_close(j);
 	sd_json_kint(j, "server_flight_bytes", (long long)r->v.server_flight);
 	sd_json_key(j, "timing_ms");

@@ -538,6 +538,31 @@ struct engine_job {
 	struct sd_engine_result *res;
 };
 
+/*
+ * Behind an exec hop the server's connection is the hop program's own:
+ * the first one the server accepted since the cell began (seq0, rt0), if
+ * the program connected at all, is reported as what the server saw, for
+ * the JSON only (the verdict judges the client's connection, which ends at
+ * the hop). A proxy that opens several connections per client (health
+ * checks, retries) would make this the first of them.
+ */
+static void proxied_report(struct sd_lab *lab, uint64_t seq0, const struct timespec *rt0,
+			   struct sd_cell_result *r)
+{
+	struct sd_server_conn c;
+	int ret = sd_server_report_seq(lab->server, seq0, 0, &c);
+
+	if (ret == 0)   /* there, not final yet: as for a direct connection */
+		ret = sd_server_report_seq(lab->server, seq0, 300, &c);
+	if ((ret < 0 && ret != -ETIMEDOUT) || c.accepted.tv_sec < rt0->tv_sec ||
+	    (c.accepted.tv_sec == rt0->tv_sec && c.accepted.tv_nsec < rt0->tv_nsec))
+		return;
+	r->conn = c;
+	r->conn_present = true;
+	snprintf(r->server_via, sizeof(r->server_via), "%s", lab->path.hop[lab->proxy_hop - 1].name);
+	sd_lab_cell_server_facts(r);
+}
+
 /* What a held piece waits for: the single-read server's reads. */
 struct read_hold {
 	struct sd_server *srv;
@@ -982,6 +1007,8 @@ int sd_lab_run(struct sd_lab *lab, const struct sd_cell *cell, struct sd_cell_re
 	struct replayctx *rp = NULL;
 	struct engine_job ej;
 	struct read_hold hold;
+	uint64_t seq0 = 0;
+	struct timespec rt0 = { 0, 0 };
 	struct sd_rng rng;
 	struct sd_vd_input in;
 	size_t splits[SD_SHAPE_MAX_SPLITS], nsplits = 0, rec;
@@ -1145,6 +1172,10 @@ built:
 
 	if ((ret = sd_lab_cell_reset(lab, r->seed, err, errlen)) < 0)
 		goto out;
+	if (lab->proxy_hop) {
+		seq0 = sd_server_next_seq(lab->server);
+		clock_gettime(CLOCK_REALTIME, &rt0);
+	}
 	{
 		double te = now_ms();
 
@@ -1320,6 +1351,8 @@ built:
 	if ((ret = sd_lab_cell_judge(lab, &in, r, r->eng.retransmits || r->eng.state != SD_ENGINE_DONE,
 				     err, errlen)) < 0)
 		goto out;
+	if (lab->proxy_hop)
+		proxied_report(lab, seq0, &rt0, r);
 	if (rp && (r->v.outcome == SD_OK || r->v.outcome == SD_OK_HRR)) {
 		size_t l = strlen(r->v.detail);
 

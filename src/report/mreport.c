@@ -363,7 +363,7 @@ static const struct vspec server_spec[] = {
 	{ "present", K_BOOL, 0 }, { "reads", K_INTS, 0 }, { "bytes_in", K_INT, 0 },
 	{ "hello_complete", K_BOOL, 0 }, { "handshake_completed", K_BOOL, 0 },
 	{ "group", K_NAME, F_NULL }, { "alert_sent", K_NAME, F_NULL }, { "bytes_out", K_INT, 0 },
-	{ "error", K_TEXT, F_NULL }, { "end", K_NAME, F_NULL },
+	{ "error", K_TEXT, F_NULL }, { "end", K_NAME, F_NULL }, { "via", K_NAME, F_NULL },
 };
 static const struct vspec hop_spec[] = {
 	{ "name", K_NAME, F_REQ }, { "mtu", K_INT, 0 }, { "mtu_in", K_INT, 0 },

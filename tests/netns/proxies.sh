@@ -36,6 +36,13 @@ jq_is "haproxy-3148-pq: what reached the proxy" "$TMP/haproxy-3148-pq.json" \
   '.detail.text | test("1460 of [0-9]+ client bytes reached the proxy at hop .haproxy.")' true
 case_is haproxy-3148-classic ok      null    --profile classic --path haproxy-3148
 case_is haproxy-sni-pq       ok      null    --profile chrome-pq --shape gap:50 --path haproxy-sni
+# What the server saw behind the proxy: HAProxy's own connection, the
+# hello in one read (it waited for the whole hello to route on its SNI).
+jq_is "haproxy-sni-pq: server report via the proxy" "$TMP/haproxy-sni-pq.json" \
+  '[.server_report.via, .server_report.reads[0] == .flight.wire_bytes, .server_report.handshake_completed] | map(tostring) | join(" ")' \
+  "haproxy true true"
+jq_is "haproxy-3148-pq: the proxy never connected" "$TMP/haproxy-3148-pq.json" \
+  '[.server_report.present, .server_report.via] | map(tostring) | join(" ")' "false null"
 case_is haproxy-sni-classic  ok      null    --profile classic --path haproxy-sni
 case_is nginx-preread-pq     ok      null    --profile chrome-pq --shape gap:50 --path nginx-preread
 case_is nginx-preread-classic ok     null    --profile classic --path nginx-preread
