@@ -10,6 +10,7 @@
 #include "detect.h"
 #include "rootless.h"
 #include "shakedown/hello.h"
+#include "shakedown/inspect.h"
 #include "shakedown/record.h"
 #include "shakedown/tls.h"
 
@@ -92,6 +93,66 @@ static void key_shares(struct sd_json *j, const struct sd_cell_result *r)
 			sd_json_kint(j, "length", (long long)h.shares[k].len);
 			sd_json_obj_close(j);
 		}
+	}
+	sd_json_arr_close(j);
+}
+
+/*
+ * The user-space hops' own counters: why they dropped, what they made up,
+ * and the emulated device's decision; the hops array counts packets from
+ * the captures, this says what the hop meant by them.
+ */
+static void hop_stats(struct sd_json *j, const struct sd_cell_result *r)
+{
+	sd_json_key(j, "hop_stats");
+	sd_json_arr_open(j);
+	for (size_t h = 0; h < SD_PATH_MAX_HOPS; h++) {
+		const struct sd_mbox_stats *s = &r->mbox[h];
+
+		if (!r->mbox_present[h])
+			continue;
+		sd_json_obj_open(j);
+		sd_json_kstr(j, "hop", h < r->v.nhops ? r->v.hops[h].name : NULL);
+		sd_json_kint(j, "frames_in", (long long)s->rx);
+		sd_json_kint(j, "forwarded", (long long)s->forwarded);
+		sd_json_kint(j, "ignored", (long long)s->ignored);
+		sd_json_key(j, "drops");
+		sd_json_obj_open(j);
+		sd_json_kint(j, "loss", (long long)s->drop_loss);
+		sd_json_kint(j, "fragments", (long long)s->drop_fragments);
+		sd_json_kint(j, "ttl", (long long)s->drop_ttl);
+		sd_json_kint(j, "mtu", (long long)s->drop_mtu);
+		sd_json_kint(j, "inspect", (long long)s->drop_inspect);
+		sd_json_kint(j, "truncate", (long long)s->drop_truncate);
+		sd_json_kint(j, "buffer_full", (long long)s->drop_pool);
+		sd_json_kint(j, "send_failed", (long long)s->drop_tx);
+		sd_json_obj_close(j);
+		sd_json_kint(j, "icmp_sent", (long long)s->icmp_sent);
+		sd_json_kint(j, "icmp_filtered", (long long)s->icmp_filtered);
+		sd_json_kint(j, "fragmented", (long long)s->fragmented);
+		sd_json_kint(j, "mss_clamped", (long long)s->clamped);
+		sd_json_kint(j, "truncated", (long long)s->truncated);
+		sd_json_kint(j, "duplicated", (long long)s->duplicated);
+		sd_json_kint(j, "reordered", (long long)s->reordered);
+		sd_json_kint(j, "delayed", (long long)s->delayed);
+		sd_json_key(j, "forged");
+		sd_json_obj_open(j);
+		sd_json_kint(j, "rst", (long long)s->rst_forged);
+		sd_json_kint(j, "fin", (long long)s->fin_forged);
+		sd_json_kint(j, "alert", (long long)s->alerts_forged);
+		sd_json_obj_close(j);
+		sd_json_kint(j, "flows", (long long)s->flows);
+		sd_json_key(j, "inspector");
+		if (s->insp_kind >= 0) {
+			sd_json_obj_open(j);
+			sd_json_kstr(j, "behaviour", sd_insp_kind_name(s->insp_kind));
+			sd_json_kstr(j, "action", sd_insp_act_name((enum sd_insp_act)s->insp_act));
+			sd_json_kstr(j, "why", s->insp_why[0] ? s->insp_why : NULL);
+			sd_json_obj_close(j);
+		} else {
+			sd_json_null(j);
+		}
+		sd_json_obj_close(j);
 	}
 	sd_json_arr_close(j);
 }
@@ -214,6 +275,7 @@ void cli_cell_json(struct sd_json *j, const struct cli_cell_meta *m, const struc
 	sd_json_kstr(j, "via", r->server_via[0] ? r->server_via : NULL);
 	sd_json_obj_close(j);
 	sd_json_kint(j, "server_flight_bytes", (long long)r->v.server_flight);
+	hop_stats(j, r);
 	sd_json_key(j, "timing_ms");
 	sd_json_obj_open(j);
 	sd_json_key(j, "cell");

@@ -32,7 +32,12 @@ case_is first-segment-parse-ok    ok          null      --profile classic --path
 case_is partial-hello-drop        stall       panos     --profile chrome-pq --path panos-partial-hello
 case_is partial-hello-drop-ok     ok          null      --profile classic --path panos-partial-hello
 case_is first-record-in-segment   reset       censor    --profile chrome-pq --path censor-first-record
+jq_is "first-record-in-segment: the censor says why it reset" "$TMP/first-record-in-segment.json" \
+  '.hop_stats[0] | [.hop, .inspector.behaviour, .inspector.action, (.forged.rst >= 1), (.drops.inspect >= 1)] | map(tostring) | join(" ")' \
+  "censor first-record-in-segment reset true true"
 case_is first-record-ok           ok          null      --profile classic --path censor-first-record
+jq_is "first-record-ok: the censor let it pass" "$TMP/first-record-ok.json" \
+  '.hop_stats[0] | [.inspector, .forged.rst, .drops.inspect] | map(tostring) | join(" ")' "null 0 0"
 case_is buffer-limit-1k           reset       sslsplit  --profile chrome-pq --path sslsplit-1k
 case_is buffer-limit-1k-ok        ok          null      --profile classic --path sslsplit-1k
 case_is buffer-limit-16k-fits     ok          null      --profile chrome-pq --path envoy-16k
@@ -66,4 +71,6 @@ case_is v6-frag-drop              frag-lost   firewall  --profile chrome-pq --pa
 case_is v6-frag-drop-ok           ok          null      --profile classic --path v6-frag-drop --ipv6 --shape ipfrag:1200
 case_is mss-clamped               ok          null      --profile chrome-pq --path mss-536
 jq_is "mss-clamped: four segments" "$TMP/mss-clamped.json" '.flight.segments | length' 4
+# The clamp is the kernel's (nftables): no user-space hop, no hop_stats.
+jq_is "mss-clamped: a kernel hop" "$TMP/mss-clamped.json" '.hop_stats' '[]'
 finish

@@ -21,7 +21,7 @@ SUMMARY='.summary = {cells: (.cells | length), passed: ([.cells[] | select(.pass
 # A real client's hello differs run to run (Chromium shuffles its
 # extensions, picks GREASE values, pads to varying sizes): of its cells the
 # verdict is compared.
-NORM='del(.run) | .cells |= map(del(.timing_ms, .ladder, .server_report, .hops, .flight.client_port)
+NORM='del(.run) | .cells |= map(del(.timing_ms, .ladder, .server_report, .hops, .hop_stats, .flight.client_port)
   | if .client != "engine" then {id, client, path, server, outcome, expected, pass,
       breaking: .detail.breaking} else . end)'
 
