@@ -109,6 +109,20 @@ check "later fields marked lost" grep -q '<tr class="fm-row d0 lost"[^>]*><td cl
 check "hops table" grep -q 'id="dd-hops"' "$DD"
 check "pcaps section" grep -q 'id="dd-pcaps"' "$DD"
 
+# -- a user-space hop's own counters (hop_stats) in the hops table ------------
+jq --arg id "$MISS" '(.cells[] | select(.id == $id)) += { hop_stats: [{ hop: "router",
+    drops: { loss: 0, inspect: 2 }, forged: { rst: 2, fin: 0, alert: 0 },
+    inspector: { behaviour: "first-record-in-segment", action: "reset",
+      why: "first TLS record incomplete in the first segment" } }] }' "$DOC" > "$TMP/stats.json"
+if render "$TMP/stats.json" "$TMP/stats.html"; then
+  dom "file://$TMP/stats.html#cell=$(jq -rn --arg s "$MISS" '$s | @uri')" "$TMP/stats-dom.html"
+  check "hops table: drop reasons" grep -q '<td class="n">inspect 2</td>' "$TMP/stats-dom.html"
+  check "hops table: the device's decision" \
+    grep -q '<td class="n">first-record-in-segment → reset: first TLS record incomplete in the first segment</td>' "$TMP/stats-dom.html"
+else
+  bad "rendering a document with hop_stats"
+fi
+
 # -- an unknown id opens an explanation, not an error -------------------------
 dom "file://$PAGE#cell=no/such/cell" "$TMP/none.html"
 check "unknown cell explained" grep -q 'No cell with this id in the report.' "$TMP/none.html"

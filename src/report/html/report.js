@@ -378,6 +378,24 @@
     var s = section('Hops', 'dd-hops');
     if (!hs.length) { add(s, na('no hops (a direct path)')); return s; }
     var breaking = obj(c.detail).breaking;
+    /* A user-space hop's own counters (hop_stats), by hop name. */
+    var stats = {};
+    arr(c.hop_stats).map(obj).forEach(function (x) { if (typeof x.hop === 'string') stats[x.hop] = x; });
+    function st(x) { return stats[x.name]; }
+    function dropReasons(x) {
+      var s = st(x);
+      if (!s) return undefined;
+      var d = obj(s.drops), out = [];
+      Object.keys(d).forEach(function (k) { if (isNum(d[k]) && d[k] > 0) out.push(k + ' ' + int(d[k])); });
+      return out.length ? out.join(', ') : 'none';
+    }
+    function decision(x) {
+      var s = st(x);
+      if (!s) return undefined;
+      var i = s.inspector;
+      if (!i || typeof i !== 'object') return 'forwarded';
+      return str(i.behaviour) + ' \u2192 ' + str(i.action) + (i.why ? ': ' + str(i.why) : '');
+    }
     function dirv(key, a, b) {
       return function (x) { var d = obj(x[key]); return [d[a], d[b]]; };
     }
@@ -394,7 +412,9 @@
       ['ICMP filtered', function (x) { return x.icmp_filtered; }, true],
       ['IP fragments in / out', function (x) { return [x.fragments_in, x.fragments_out]; }],
       ['RSTs injected', function (x) { return x.rst_injected; }, true],
-      ['alerts injected', function (x) { return x.alerts_injected; }, true]
+      ['alerts injected', function (x) { return x.alerts_injected; }, true],
+      ['drops by reason (user-space hop)', dropReasons],
+      ['emulated device decided', decision]
     ];
     var hr = h('tr', null, h('th', null, 'counter'));
     hs.forEach(function (x) {
