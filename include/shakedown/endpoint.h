@@ -63,6 +63,14 @@ enum sd_server_mode {
 	 * client's own TLS session. No key log (nginx has no hook for one).
 	 */
 	SD_SERVER_NGINX,
+	/*
+	 * The OpenSSL server with P-256 as its only group: every client that
+	 * sent no P-256 key share but offers P-256 (Chromium, Firefox, curl,
+	 * Node.js, the built-in profiles) is sent a HelloRetryRequest for it;
+	 * one that does not offer P-256 gets a handshake_failure alert. The
+	 * way to put real clients through a retry (hrr-intolerant paths).
+	 */
+	SD_SERVER_OPENSSL_P256,
 };
 
 /* True for the modes run by Node.js (peer.h). */

@@ -185,6 +185,8 @@ const struct sd_server_mode_info sd_server_modes[] = {
 	  "Node.js 24 / OpenSSL 3.5: X25519MLKEM768 / X25519 tuples (HRR to a client that sent only X25519)" },
 	{ "nginx", SD_SERVER_NGINX,
 	  "nginx (Debian, OpenSSL 3.0) TLS 1.3 web server with the lab certificate; no per-connection report" },
+	{ "openssl-p256", SD_SERVER_OPENSSL_P256,
+	  "OpenSSL 3.0 with P-256 only: a HelloRetryRequest to every client that sent no P-256 share" },
 	{ NULL, SD_SERVER_OPENSSL, NULL },
 };
 
@@ -209,7 +211,7 @@ const char *sd_server_mode_name(enum sd_server_mode mode)
 
 const char *sd_server_mode_names(void)
 {
-	return "openssl, single-read, node-pq, node-pq-only, node-pq-hrr, nginx";
+	return "openssl, single-read, node-pq, node-pq-only, node-pq-hrr, nginx, openssl-p256";
 }
 
 bool sd_server_mode_is_node(enum sd_server_mode mode)
@@ -949,9 +951,11 @@ static size_t pump(BIO *from, BIO *to)
  * client shaped like the built-in profiles: X25519 share, AES-128-GCM
  * first, a legacy session id (so a CCS is sent, RFC 8446 Appendix D.4).
  */
-static SSL_CTX *calibration_client(void)
+static SSL_CTX *calibration_client(bool p256)
 {
-	static char groups[] = "X25519";
+	/* Not const: SSL_CTX_set1_groups_list casts to char *. */
+	static char x25519[] = "X25519", p256_only[] = "P-256";
+	char *groups = p256 ? p256_only : x25519;
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
 
 	if (!cctx || !SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION) ||
@@ -1070,7 +1074,7 @@ static int pad_chain(struct sd_server *srv, size_t leaf_len, size_t target)
 
 	overhead = __atomic_load_n(&flight_overhead, __ATOMIC_RELAXED);
 	if (!overhead || target) {
-		cctx = calibration_client();
+		cctx = calibration_client(srv->mode == SD_SERVER_OPENSSL_P256);
 		if (!cctx)
 			goto out;
 	}
@@ -1143,6 +1147,7 @@ out:
  * Not const: SSL_CTX_set1_groups_list casts to char *. */
 static char server_groups[] =
 	"X25519:P-256:P-384:P-521:X448:ffdhe2048:ffdhe3072:ffdhe4096:ffdhe6144:ffdhe8192";
+static char p256_groups[] = "P-256";
 
 static int make_ctx(struct sd_server *srv, size_t chain_size)
 {
@@ -1157,7 +1162,7 @@ static int make_ctx(struct sd_server *srv, size_t chain_size)
 	if (!srv->ctx ||
 	    !SSL_CTX_set_min_proto_version(srv->ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(srv->ctx, TLS1_3_VERSION) ||
-	    !SSL_CTX_set1_groups_list(srv->ctx, server_groups) ||
+	    !SSL_CTX_set1_groups_list(srv->ctx, srv->mode == SD_SERVER_OPENSSL_P256 ? p256_groups : server_groups) ||
 	    SSL_CTX_use_certificate(srv->ctx, leaf) != 1 ||
 	    SSL_CTX_use_PrivateKey(srv->ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(srv->ctx) != 1)
@@ -1507,6 +1512,7 @@ int sd_server_start(const struct sd_server_cfg *cfg, struct sd_server **out)
 	if (cfg->err && cfg->errlen)
 		cfg->err[0] = 0;
 	if ((cfg->mode != SD_SERVER_OPENSSL && cfg->mode != SD_SERVER_SINGLE_READ &&
+	     cfg->mode != SD_SERVER_OPENSSL_P256 &&
 	     cfg->mode != SD_SERVER_NGINX && !sd_server_mode_is_node(cfg->mode)) ||
 	    cfg->chain_size > SD_SERVER_MAX_CHAIN ||
 	    (cfg->family != 0 && cfg->family != AF_INET && cfg->family != AF_INET6))

@@ -94,6 +94,26 @@ if [ "$have_node" = 1 ]; then
     '[.outcome, .detail.breaking, .client_end] | join(" ")' "alert server stopped: alert"
 fi
 
+# A HelloRetryRequest for every client: the P-256-only server. Each real
+# client retries with a P-256 share and completes (ok-hrr); an HRR-intolerant
+# middlebox resets the retry (hrr-failure at the proxy), Chromium included.
+for c in $clients; do
+  cell "hrr-$c" --client "$c" --path clean --server openssl-p256
+  jq_is "$c, openssl-p256: retried and completed" "$TMP/hrr-$c.json" \
+    '[.outcome, .negotiated.hrr, .negotiated.group, .server_report.handshake_completed] | map(tostring) | join(" ")' \
+    "ok-hrr true secp256r1 true"
+done
+for c in chromium curl; do
+  cell "hrri-$c" --client "$c" --path hrr-intolerant --server openssl-p256 --expect hrr-failure
+  jq_is "$c, openssl-p256 through hrr-intolerant: the retry reset" "$TMP/hrri-$c.json" \
+    '[.outcome, .detail.breaking, .client_end] | join(" ")' "hrr-failure proxy stopped: reset"
+done
+# A hello that does not offer P-256 at all gets the server's alert instead.
+sed 's/^groups = .*/groups = GREASE, x25519, secp384r1/' "$SD_SOURCE_DIR/netns/profiles/classic.ini" > "$TMP/no-p256.ini"
+cell hrr-nop256 --profile "$TMP/no-p256.ini" --path clean --server openssl-p256 --expect alert
+jq_is "no P-256 offered, openssl-p256: handshake_failure from the server" "$TMP/hrr-nop256.json" \
+  '[.outcome, .detail.breaking, (.detail.text | test("handshake_failure"))] | map(tostring) | join(" ")' "alert server true"
+
 # A proxy that takes the hello and never answers (socat -u into /dev/null):
 # all acknowledged, then silence: stall, decided half a second on, not at
 # the deadline.

@@ -37,7 +37,7 @@ jq_is "default matrix: real clients next to them" "$TMP/full.json" \
   '[.cells[] | select(.client != "engine") | .client] | unique | join(",")' "chromium,curl,node-pq"
 jq_is "default matrix: every profile" "$TMP/full.json" '[.cells[] | select(.client == "engine") | .profile] | unique | length' \
   "$("$S" list profiles | grep -c .)"
-jq_is "default matrix: every server kind" "$TMP/full.json" '[.cells[].server] | unique | join(",")' "nginx,node-pq,openssl,single-read"
+jq_is "default matrix: every server kind" "$TMP/full.json" '[.cells[].server] | unique | join(",")' "nginx,node-pq,openssl,openssl-p256,single-read"
 jq_is "default matrix: X25519MLKEM768 negotiated with the PQ server" "$TMP/full.json" \
   '.cells[] | select(.id == "chrome-pq/clean/node-pq") | .negotiated.group' X25519MLKEM768
 jq_is "default matrix: middleboxes named" "$TMP/full.json" \
