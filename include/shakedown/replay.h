@@ -79,6 +79,7 @@ struct sd_replay_conn {
 	size_t nrecords;
 	struct sd_replay_flight first;     /* start 0 */
 	bool hrr;                          /* the captured server sent a HelloRetryRequest */
+	uint16_t hrr_group;                /* the group it asked for (IANA); 0 unknown */
 	bool has_retry;                    /* and the client's second flight is here */
 	struct sd_replay_flight retry;
 	size_t hello2_len;                 /* the second ClientHello message */

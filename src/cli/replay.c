@@ -150,6 +150,12 @@ static void conn_head_json(struct sd_json *j, const void *ctx)
 	sd_json_kint(j, "out_of_order", c->out_of_order);
 	sd_json_kint(j, "gso_frames", c->gso_frames);
 	sd_json_kbool(j, "hrr", c->hrr);
+	{
+		char tmp[32];
+
+		sd_json_kstr(j, "hrr_group", c->hrr && c->hrr_group ?
+			     cli_group_label(c->hrr_group, tmp, sizeof(tmp)) : NULL);
+	}
 	sd_json_key(j, "retry");
 	if (c->has_retry) {
 		sd_json_obj_open(j);
@@ -486,6 +492,14 @@ int cmd_replay(int argc, char **argv)
 			sd_buf_printf(&out, "  sent      %s%s%s%s\n", sent[0] ? sent : "nothing",
 				      reshape ? ", reshaped " : "", reshape ? reshape : "",
 				      dropped ? " (the capture path's MSS cuts re-made at this path's MSS; --exact keeps them)" : "");
+			if (pc->hrr && pc->has_retry && !r.client.hrr) {
+				char tmp[32];
+
+				sd_buf_printf(&out, "  retry     the captured server asked for %s; the lab's %s server did not, so the captured second hello was not sent%s\n",
+					      cli_group_label(pc->hrr_group, tmp, sizeof(tmp)), server_name,
+					      pc->hrr_group == 23 ? " (--server openssl-p256 asks every client for P-256)" :
+					      pc->hrr_group == 4588 ? " (--server node-pq-hrr asks for X25519MLKEM768)" : "");
+			}
 			sd_buf_printf(&out, "  outcome   %s%s\n", sd_outcome_name(r.v.outcome),
 				      pass ? "" : " (expected another)");
 			sd_buf_printf(&out, "  evidence  %s\n", r.v.detail);

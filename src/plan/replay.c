@@ -173,16 +173,19 @@ static size_t msg_end(const struct sd_flight *fl, const struct sd_hs_msg *m)
 }
 
 /* Whether the server's first handshake message is a HelloRetryRequest. */
-static bool server_hrr(const struct sd_flow_dir *srv, struct sd_flight *fl)
+static bool server_hrr(const struct sd_flow_dir *srv, struct sd_flight *fl, uint16_t *group)
 {
 	struct sd_server_hello sh;
 	bool hrr = false;
 
+	*group = 0;
 	if (!srv->len || sd_flight_parse(srv->stream, srv->len, fl) < 0)
 		return false;
 	if (fl->nmsgs && fl->msgs[0].type == SD_HS_SERVER_HELLO &&
 	    sd_server_hello_parse(sd_flight_msg(fl, 0), fl->msgs[0].len, &sh) == 0)
 		hrr = sh.hrr;
+	if (hrr)
+		*group = sh.group;
 	sd_flight_free(fl);
 	return hrr;
 }
@@ -267,7 +270,7 @@ static int plan_conn(const struct sd_flow *f, size_t i, struct sd_replay_conn *r
 	rc->first.start = 0;
 	rc->first.len = end;
 	rc->stream_len = end;
-	rc->hrr = server_hrr(&f->srv, sfl);
+	rc->hrr = server_hrr(&f->srv, sfl, &rc->hrr_group);
 	if (rc->hrr && n >= 2 && fl->msgs[1].type == SD_HS_CLIENT_HELLO) {
 		size_t end2 = msg_end(fl, &fl->msgs[1]);
 

@@ -113,6 +113,21 @@ check "pcaps for connection 2" test -s "$TMP/pc/conn-2/client-c0.pcap"
 "$S" dissect "$TMP/pc/conn-1/client-c0.pcap" > "$TMP/redissect" 2>&1
 check "the lab's capture shows the captured cut" grep -q "TCP segments       2: 1228 703" "$TMP/redissect"
 
+# HRR without Node.js: chrome-pq against the P-256-only server, captured,
+# then replayed to the same kind of server (it asks again: the captured
+# second hello answers, ok-hrr) and to the default one (it does not: the
+# text says which server would).
+"$S" run --profile chrome-pq --path clean --server openssl-p256 --seed p256 \
+  --pcap-dir "$TMP/p256cap" > /dev/null 2>&1 || bad "capturing a P-256 HRR exchange"
+replay p256 "$TMP/p256cap/client-c0.pcap" --path clean --server openssl-p256 --expect ok-hrr
+jq_is "p256: the captured HRR's group" "$TMP/p256.json" '.connections[0] | [.hrr, .hrr_group] | map(tostring) | join(" ")' "true secp256r1"
+jq_is "p256: answered with the captured second hello" "$TMP/p256.json" \
+  '.connections[0] | [.outcome, (.retry.sent_segments | length > 0)] | map(tostring) | join(" ")' "ok-hrr true"
+rc=0; "$S" replay "$TMP/p256cap/client-c0.pcap" --path clean > "$TMP/p256-default.txt" 2>&1 || rc=$?
+check "p256 to the default server: exit 0 (ok)" test "$rc" -eq 0
+check "p256 to the default server: names the server that would ask" \
+  grep -q "asked for secp256r1; the lab's openssl server did not.*--server openssl-p256" "$TMP/p256-default.txt"
+
 # HRR: a real exchange captured (pq-advertise-only vs node-pq-hrr), then
 # replayed: the server's HelloRetryRequest is answered with the captured
 # second ClientHello, and OpenSSL 3.5 accepts it.
