@@ -84,6 +84,10 @@ struct sd_mbox_stats {
 	uint64_t clamped, truncated, duplicated, reordered, delayed;
 	uint64_t rst_forged, fin_forged, alerts_forged;
 	uint64_t flows;               /* TCP flows tracked */
+	/* IP fragments of TCP forwarded past the inspector / truncation
+	 * unseen: the engine does not reassemble IP fragments (a real device
+	 * that does would judge the whole segment) */
+	uint64_t frags_unseen;
 	uint64_t held;                /* frames held at the time of the call (delay, reorder) */
 	int insp_kind;                /* the last inspector decision: its kind, -1 none */
 	int insp_act;                 /* ... its enum sd_insp_act */

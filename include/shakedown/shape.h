@@ -74,7 +74,7 @@ struct sd_shape {
 void sd_shape_init(struct sd_shape *s);
 
 /*
- * Parses spec (NULL or "" is the default shape) into out. On error out is
+ * Parses spec (NULL, "" or "default" is the default shape) into out. On error out is
  * left as the default and err receives one line naming the offending item,
  * e.g. `shape item "gap:20000": gap must be 0..10000 ms`. Errors:
  * -SD_ESYNTAX (an unknown item, an empty item, a malformed number or field

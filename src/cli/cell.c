@@ -142,6 +142,7 @@ static void hop_stats(struct sd_json *j, const struct sd_cell_result *r)
 		sd_json_kint(j, "alert", (long long)s->alerts_forged);
 		sd_json_obj_close(j);
 		sd_json_kint(j, "flows", (long long)s->flows);
+		sd_json_kint(j, "fragments_uninspected", (long long)s->frags_unseen);
 		sd_json_key(j, "inspector");
 		if (s->insp_kind >= 0) {
 			sd_json_obj_open(j);

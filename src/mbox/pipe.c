@@ -281,6 +281,8 @@ void sd_mbox_frame(struct sd_mbox *m, uint32_t slot, int in)
 		m->st.drop_fragments++;
 		goto drop;
 	}
+	if (m->want_flows && p.proto == SD_IPPROTO_TCP && p.frag)
+		m->st.frags_unseen++;
 	if (m->hop.loss_bp && sd_mbox_chance(m, m->hop.loss_bp)) {
 		m->st.drop_loss++;
 		goto drop;

@@ -245,7 +245,8 @@ int sd_shape_parse(const char *spec, struct sd_shape *out, char *err, size_t err
 	if (!spec)
 		return 0;
 	len = strlen(spec);
-	if (len == 0)
+	/* "default" alone: no shaping, as a matrix's shapes list names it */
+	if (len == 0 || strcmp(spec, "default") == 0)
 		return 0;
 	sd_shape_init(&s);
 	while (pos <= len) {

@@ -35,6 +35,12 @@ case_is first-record-in-segment   reset       censor    --profile chrome-pq --pa
 jq_is "first-record-in-segment: the censor says why it reset" "$TMP/first-record-in-segment.json" \
   '.hop_stats[0] | [.hop, .inspector.behaviour, .inspector.action, (.forged.rst >= 1), (.drops.inspect >= 1)] | map(tostring) | join(" ")' \
   "censor first-record-in-segment reset true true"
+# IP fragments pass the emulated devices unseen (they do not reassemble):
+# the cell is ok, and its evidence and hop_stats say why.
+case_is first-record-ipfrag       ok          null      --profile chrome-pq --path censor-first-record --shape ipfrag:600
+jq_is "first-record-ipfrag: the evidence says the censor never saw them" "$TMP/first-record-ipfrag.json" \
+  '[(.detail.text | test("IP fragments passed hop .censor. uninspected")), (.hop_stats[0].fragments_uninspected > 0)] | map(tostring) | join(" ")' \
+  "true true"
 case_is first-record-ok           ok          null      --profile classic --path censor-first-record
 jq_is "first-record-ok: the censor let it pass" "$TMP/first-record-ok.json" \
   '.hop_stats[0] | [.inspector, .forged.rst, .drops.inspect] | map(tostring) | join(" ")' "null 0 0"

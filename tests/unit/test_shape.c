@@ -15,6 +15,10 @@ static void test_default(void)
 	CHECK_INT(sd_shape_parse(NULL, &s, err, sizeof(err)), 0);
 	CHECK_INT(s.nsplit, 0);
 	CHECK_INT(sd_shape_parse("", &s, err, sizeof(err)), 0);
+	/* a matrix's name for it, accepted by run --shape as well */
+	CHECK_INT(sd_shape_parse("default", &s, err, sizeof(err)), 0);
+	CHECK_INT(s.nsplit + s.records + s.ipfrag + s.gap_ms + s.dup + s.no_pmtud, 0);
+	CHECK_INT(sd_shape_parse("default,gap:5", &s, err, sizeof(err)), -SD_ESYNTAX);
 	CHECK_INT(sd_shape_parse("mss", &s, err, sizeof(err)), 0);
 	CHECK_INT(s.nsplit + s.records + s.ipfrag + s.gap_ms + s.dup + s.no_pmtud, 0);
 	CHECK_INT(s.order, SD_SHAPE_ORDER_NORMAL);
