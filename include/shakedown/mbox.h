@@ -18,6 +18,11 @@
  * each frame crosses once. For every frame addressed to the hop's MAC and
  * not to the hop's own addresses, in this order:
  *  - drop-fragments; loss:P (a seeded draw);
+ *  - when the hop has inspector behaviours or truncate-segment, IP
+ *    fragments of TCP are held until their datagram is whole (at most 1 s,
+ *    16 datagrams, 64 fragments each); the whole datagram goes through the
+ *    flow stage below once, and then the fragments on as they came (or the
+ *    datagram, when truncate-segment shortened it);
  *  - per TCP flow (5-tuple), when the hop has inspector behaviours or
  *    truncate-segment: the ISN of each direction from the SYN and SYN-ACK,
  *    every later segment shown to the inspector (sd_insp_segment) with its
@@ -84,10 +89,10 @@ struct sd_mbox_stats {
 	uint64_t clamped, truncated, duplicated, reordered, delayed;
 	uint64_t rst_forged, fin_forged, alerts_forged;
 	uint64_t flows;               /* TCP flows tracked */
-	/* IP fragments of TCP forwarded past the inspector / truncation
-	 * unseen: the engine does not reassemble IP fragments (a real device
-	 * that does would judge the whole segment) */
-	uint64_t frags_unseen;
+	/* A hop that inspects or truncates TCP reassembles IP fragments
+	 * first: datagrams rebuilt, and fragments dropped (incomplete for 1 s,
+	 * too many, too long, malformed) */
+	uint64_t reassembled, drop_reassembly;
 	uint64_t held;                /* frames held at the time of the call (delay, reorder) */
 	int insp_kind;                /* the last inspector decision: its kind, -1 none */
 	int insp_act;                 /* ... its enum sd_insp_act */

@@ -126,6 +126,7 @@ static void hop_stats(struct sd_json *j, const struct sd_cell_result *r)
 		sd_json_kint(j, "truncate", (long long)s->drop_truncate);
 		sd_json_kint(j, "buffer_full", (long long)s->drop_pool);
 		sd_json_kint(j, "send_failed", (long long)s->drop_tx);
+		sd_json_kint(j, "reassembly", (long long)s->drop_reassembly);
 		sd_json_obj_close(j);
 		sd_json_kint(j, "icmp_sent", (long long)s->icmp_sent);
 		sd_json_kint(j, "icmp_filtered", (long long)s->icmp_filtered);
@@ -142,7 +143,7 @@ static void hop_stats(struct sd_json *j, const struct sd_cell_result *r)
 		sd_json_kint(j, "alert", (long long)s->alerts_forged);
 		sd_json_obj_close(j);
 		sd_json_kint(j, "flows", (long long)s->flows);
-		sd_json_kint(j, "fragments_uninspected", (long long)s->frags_unseen);
+		sd_json_kint(j, "reassembled", (long long)s->reassembled);
 		sd_json_key(j, "inspector");
 		if (s->insp_kind >= 0) {
 			sd_json_obj_open(j);

@@ -1353,17 +1353,6 @@ built:
 		goto out;
 	if (lab->proxy_hop)
 		proxied_report(lab, seq0, &rt0, r);
-	/* TCP fragments an emulated device let through unseen: the verdict
-	 * says so, since a device that reassembles would have judged them. */
-	for (size_t h = 0; h < lab->path.nhops; h++) {
-		size_t l = strlen(r->v.detail);
-
-		if (r->mbox_present[h] && r->mbox[h].frags_unseen)
-			snprintf(r->v.detail + l, sizeof(r->v.detail) - l,
-				 "; %llu IP fragment%s passed hop '%s' uninspected (the emulated device does not reassemble)",
-				 (unsigned long long)r->mbox[h].frags_unseen, r->mbox[h].frags_unseen == 1 ? "" : "s",
-				 lab->path.hop[h].name);
-	}
 	if (rp && (r->v.outcome == SD_OK || r->v.outcome == SD_OK_HRR)) {
 		size_t l = strlen(r->v.detail);
 

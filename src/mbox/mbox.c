@@ -229,6 +229,7 @@ static void timers(struct sd_mbox *m)
 	}
 	if (m->tick_min && m->now / 1000 >= m->tick_min)
 		sd_mbox_flow_ticks(m);
+	sd_mbox_defrag_expire(m);
 }
 
 static uint64_t next_deadline(const struct sd_mbox *m)
@@ -243,6 +244,8 @@ static uint64_t next_deadline(const struct sd_mbox *m)
 	}
 	if (m->tick_min && m->tick_min * 1000 < t)
 		t = m->tick_min * 1000;
+	if (sd_mbox_defrag_deadline(m) && sd_mbox_defrag_deadline(m) < t)
+		t = sd_mbox_defrag_deadline(m);
 	return t;
 }
 
@@ -317,6 +320,7 @@ static int rx(struct sd_mbox *m)
 static void reset(struct sd_mbox *m, const char *seed)
 {
 	sd_mbox_flows_clear(m);
+	sd_mbox_defrag_clear(m, false);
 	for (int s = 0; s < 2; s++) {
 		struct mb_line *l = &m->line[s];
 
@@ -484,6 +488,7 @@ static void *mbox_main(void *arg)
 	for (int s = 0; s < 2; s++)
 		m->held[s] = MB_NONE;
 	sd_mbox_flows_clear(m);
+	sd_mbox_defrag_clear(m, true);
 	sd_buf_free(&m->scratch);
 	close(m->fd);
 	m->fd = -1;

@@ -23,6 +23,10 @@
 #define MB_HOLD_NS (10 * 1000000ull)     /* reorder: the longest hold */
 #define MB_WAIT_NS (100 * 1000000ull)    /* the longest sleep: a stop is seen even so */
 #define MB_FRAG_MAX 64                   /* fragments of one forwarded IPv4 packet */
+#define MB_DEFRAG 16                     /* datagrams in reassembly at once (the oldest goes) */
+#define MB_DEFRAG_FRAGS 64               /* fragments held for one datagram */
+#define MB_DEFRAG_NS (1000 * 1000000ull) /* an incomplete datagram is dropped after this */
+#define MB_DEFRAG_MAX 65535              /* payload bytes of one reassembled datagram */
 #define MB_NONE UINT32_MAX
 #define MB_ETH 14
 
@@ -73,6 +77,28 @@ struct mb_flow {
 	struct sd_insp *insp;
 	uint64_t tick_us;                /* when sd_insp_tick is due; 0: never */
 	uint64_t last_ns;
+};
+
+/*
+ * An IP datagram of TCP being reassembled (RFC 791 §3.2, RFC 8200 §4.5)
+ * in front of the flow stage: its fragments' frames are held until the
+ * payload is whole, so the inspector judges the segment they carry.
+ */
+struct mb_defrag {
+	bool used;
+	uint8_t family, proto;           /* proto: IPv4's, or the fragment header's next header */
+	uint8_t src[16], dst[16];
+	uint32_t id;
+	int in;                          /* the side they came in on */
+	uint64_t first_ns;
+	uint32_t slot[MB_DEFRAG_FRAGS];  /* held, in arrival order */
+	uint32_t nslot;
+	bool have_first, have_last;
+	uint32_t total;                  /* payload bytes, once the last fragment came */
+	uint8_t hdr[60];                 /* IPv4: the first fragment's header; IPv6: the base header */
+	size_t hlen;
+	uint8_t map[(MB_DEFRAG_MAX / 8 + 8) / 8];   /* 8-byte blocks received */
+	uint8_t *buf;                    /* MB_DEFRAG_MAX payload bytes, allocated on first use */
 };
 
 struct sd_mbox {
@@ -126,6 +152,8 @@ struct sd_mbox {
 	uint64_t icmp_last;
 	uint16_t ip_id;
 	struct sd_buf scratch;           /* forged packets and fragments (grows once) */
+	struct mb_defrag defrag[MB_DEFRAG];
+	uint8_t *dgram;                  /* a reassembled datagram behind an Ethernet header */
 	struct sd_mbox_stats st;
 };
 
@@ -173,5 +201,22 @@ void sd_mbox_flow_forwarded(struct sd_mbox *m, const struct sd_pkt *p, int dir);
 void sd_mbox_flow_ticks(struct sd_mbox *m);
 /* Forgets every flow (frees the inspector states). */
 void sd_mbox_flows_clear(struct sd_mbox *m);
+
+/* pipe.c: the stages after the flow stage (TTL, MTU, clamp, out). */
+void sd_mbox_route(struct sd_mbox *m, uint32_t slot, int in, bool staged);
+
+/*
+ * defrag.c: takes a TCP fragment (p decoded from slot, entering on side
+ * in) for an inspecting or truncating hop. Its frame is held until its
+ * datagram is whole; the datagram then goes through the flow stage once,
+ * and if it goes on, each held fragment through sd_mbox_route (a datagram
+ * the stage shortened leaves whole instead, fragmented again as needed).
+ */
+void sd_mbox_defrag(struct sd_mbox *m, uint32_t slot, const struct sd_pkt *p, int in);
+/* Drops datagrams incomplete for MB_DEFRAG_NS; their earliest deadline (0: none). */
+void sd_mbox_defrag_expire(struct sd_mbox *m);
+uint64_t sd_mbox_defrag_deadline(const struct sd_mbox *m);
+/* Gives back every held frame; with all, frees the buffers too. */
+void sd_mbox_defrag_clear(struct sd_mbox *m, bool all);
 
 #endif

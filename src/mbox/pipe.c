@@ -257,67 +257,101 @@ void sd_mbox_forward(struct sd_mbox *m, uint32_t slot, int out)
 /*
  * The router, in the order a kernel router goes (ip_forward: TTL, then
  * MTU, then the TTL written; netfilter's forward hook after) with the
- * engine's stages in front. The decoded views point into the slot: the
- * slot is given back last.
+ * flow stage in front, unless staged (a fragment or datagram whose
+ * reassembled whole went through it). p is decoded from slot's frame and
+ * points into it: the slot is given back last.
  */
-void sd_mbox_frame(struct sd_mbox *m, uint32_t slot, int in)
+static void route(struct sd_mbox *m, uint32_t slot, int in, struct sd_pkt *p, bool staged)
 {
-	uint8_t *d = sd_mbox_data(m, slot), *ip;
+	uint8_t *d = sd_mbox_data(m, slot), *ip = d + (p->l3 - d);
 	int out = !in, dir = in;   /* what enters on the left goes to the server: dir 0 */
-	bool tcp;
-	struct sd_pkt p;
-	size_t ip_len;
+	bool flow = m->want_flows && p->proto == SD_IPPROTO_TCP && !p->frag && !staged;
+	size_t ip_len = p->l3_wire_len;
 
-	if (sd_pkt_decode(SD_LINKTYPE_ETHERNET, d, m->len[slot], &p) < 0 || !p.family || p.nvlan ||
-	    (p.flags & SD_PKT_CUT) || for_kernel(m, &p)) {
-		m->st.ignored++;
-		goto drop;
-	}
-	ip = d + (p.l3 - d);
-	ip_len = p.l3_wire_len;
-	m->len[slot] = (uint32_t)((size_t)(ip - d) + ip_len);   /* no Ethernet padding */
-	tcp = p.proto == SD_IPPROTO_TCP && !p.frag;
-	if (m->hop.drop_fragments && (p.frag || p.v6_fraghdr)) {
-		m->st.drop_fragments++;
-		goto drop;
-	}
-	if (m->want_flows && p.proto == SD_IPPROTO_TCP && p.frag)
-		m->st.frags_unseen++;
-	if (m->hop.loss_bp && sd_mbox_chance(m, m->hop.loss_bp)) {
-		m->st.drop_loss++;
-		goto drop;
-	}
-	if (m->want_flows && tcp) {
-		if (!sd_mbox_flow_stage(m, d, &p, dir, &ip_len))
+	if (flow) {
+		if (!sd_mbox_flow_stage(m, d, p, dir, &ip_len))
 			goto drop;
 		m->len[slot] = (uint32_t)((size_t)(ip - d) + ip_len);
 	}
-	if (p.ttl <= 1) {
-		icmp_error(m, &p, in, false, 0);
+	if (p->ttl <= 1) {
+		icmp_error(m, p, in, false, 0);
 		m->st.drop_ttl++;
 		goto drop;
 	}
 	if (ip_len > m->side[out].mtu) {
-		if (p.family == 4 && !p.df) {
+		if (p->family == 4 && !p->df) {
 			dec_ttl(ip, 4);
-			if (m->want_flows && tcp)
-				sd_mbox_flow_forwarded(m, &p, dir);
-			fragment(m, ip, ip_len, p.ip_hlen, out);
+			if (flow)
+				sd_mbox_flow_forwarded(m, p, dir);
+			fragment(m, ip, ip_len, p->ip_hlen, out);
 			goto drop;
 		}
 		if (m->hop.icmp_filter)
 			m->st.icmp_filtered++;
 		else
-			icmp_error(m, &p, in, true, m->side[out].mtu);
+			icmp_error(m, p, in, true, m->side[out].mtu);
 		m->st.drop_mtu++;
 		goto drop;
 	}
-	dec_ttl(ip, p.family);
-	if (m->hop.mss_clamp && tcp && (p.tcp.flags & SD_TCP_SYN))
-		clamp_mss(m, d, &p);
-	if (m->want_flows && tcp)
-		sd_mbox_flow_forwarded(m, &p, dir);
+	dec_ttl(ip, p->family);
+	if (m->hop.mss_clamp && p->proto == SD_IPPROTO_TCP && !p->frag && (p->tcp.flags & SD_TCP_SYN))
+		clamp_mss(m, d, p);
+	if (flow)
+		sd_mbox_flow_forwarded(m, p, dir);
 	sd_mbox_forward(m, slot, out);
+	return;
+drop:
+	sd_mbox_slot_put(m, slot);
+}
+
+/* Decodes slot's frame: false (the slot given back, counted) when it is
+ * not for forwarding. The datagram's Ethernet padding is cut off. */
+static bool decode(struct sd_mbox *m, uint32_t slot, struct sd_pkt *p)
+{
+	uint8_t *d = sd_mbox_data(m, slot);
+
+	if (sd_pkt_decode(SD_LINKTYPE_ETHERNET, d, m->len[slot], p) < 0 || !p->family || p->nvlan ||
+	    (p->flags & SD_PKT_CUT) || for_kernel(m, p)) {
+		m->st.ignored++;
+		sd_mbox_slot_put(m, slot);
+		return false;
+	}
+	m->len[slot] = (uint32_t)((size_t)(p->l3 - d) + p->l3_wire_len);
+	return true;
+}
+
+void sd_mbox_route(struct sd_mbox *m, uint32_t slot, int in, bool staged)
+{
+	struct sd_pkt p;
+
+	if (decode(m, slot, &p))
+		route(m, slot, in, &p, staged);
+}
+
+/*
+ * A frame in: decoded, then the hop's stages in order: fragment filter,
+ * loss, reassembly (for a hop that looks into TCP), the rest (route).
+ * The decoded views point into the slot: the slot is given back last.
+ */
+void sd_mbox_frame(struct sd_mbox *m, uint32_t slot, int in)
+{
+	struct sd_pkt p;
+
+	if (!decode(m, slot, &p))
+		return;
+	if (m->hop.drop_fragments && (p.frag || p.v6_fraghdr)) {
+		m->st.drop_fragments++;
+		goto drop;
+	}
+	if (m->hop.loss_bp && sd_mbox_chance(m, m->hop.loss_bp)) {
+		m->st.drop_loss++;
+		goto drop;
+	}
+	if (m->want_flows && p.proto == SD_IPPROTO_TCP && p.frag) {
+		sd_mbox_defrag(m, slot, &p, in);
+		return;
+	}
+	route(m, slot, in, &p, false);
 	return;
 drop:
 	sd_mbox_slot_put(m, slot);

@@ -110,6 +110,26 @@ static bool same_packet(const struct fpkt *a, const struct fpkt *b)
 	return x->ip_id == y->ip_id;
 }
 
+/*
+ * Whether client fragment a, not seen leaving hop h as it came, left it
+ * reassembled: a whole client TCP packet that left h and matches nothing
+ * that entered, with the fragment's IP id (IPv4 keeps the first
+ * fragment's header; IPv6 has no id in a whole datagram, so any).
+ */
+static bool left_reassembled(const struct fpkt *f, size_t n, const struct fpkt *a, int h)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct fpkt *b = &f[k];
+
+		if (b->matched || b->raw->node != h || !b->raw->out || b->raw->side != 1 || b->dir != 0 ||
+		    b->p.frag || b->p.proto != SD_IPPROTO_TCP || !b->p.payload_len)
+			continue;
+		if (a->p.family == 6 || b->p.ip_id == (uint16_t)a->p.frag_id)
+			return true;
+	}
+	return false;
+}
+
 static bool carries_alert(const struct sd_pkt *p)
 {
 	return p->proto == SD_IPPROTO_TCP && p->payload_len >= 7 && p->payload[0] == SD_CT_ALERT &&
@@ -242,7 +262,7 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 	long long mismatch = -1;
 	int oversize_hop = -1, drop_hop = -1, frag_hop = -1, rst_hop = -1, alert_hop = -1,
 	    fin_hop = -1;
-	bool icmp_ignored = false;
+	bool icmp_ignored = false, reassembled = false;
 	char tmp[64], dest[64];
 
 	memset(v, 0, sizeof(*v));
@@ -333,6 +353,11 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 					found = true;
 				}
 			}
+			/* A hop that reassembles (an inspecting one) may send
+			 * the whole datagram on instead of the fragments. */
+			if (!found && d == 0 && f[i].p.frag &&
+			    left_reassembled(f, in->npkts, &f[i], (int)h))
+				found = reassembled = true;
 			if (!found) {
 				hop->drops[d]++;
 				if (d == 0 && f[i].p.l3_wire_len > hop->mtu_out &&
@@ -495,7 +520,7 @@ void sd_verdict_judge(const struct sd_vd_input *in, struct sd_verdict *v)
 			 v->breaking, v->delivered, v->sent, dest,
 			 sv && sv->present && sv->error[0] ? "; server: " : "",
 			 sv && sv->present ? sv->error : "");
-	} else if (frag_hop >= 0 || (in->ipfrag && v->delivered < v->sent)) {
+	} else if (frag_hop >= 0 || (in->ipfrag && v->delivered < v->sent && !reassembled)) {
 		v->outcome = SD_FRAG_LOST;
 		name_node(in, frag_hop >= 0 ? frag_hop : drop_hop, v->breaking, sizeof(v->breaking));
 		snprintf(v->detail, sizeof(v->detail), "IP fragments sent (%zu) did not all arrive: dropped at %s",

@@ -35,12 +35,19 @@ case_is first-record-in-segment   reset       censor    --profile chrome-pq --pa
 jq_is "first-record-in-segment: the censor says why it reset" "$TMP/first-record-in-segment.json" \
   '.hop_stats[0] | [.hop, .inspector.behaviour, .inspector.action, (.forged.rst >= 1), (.drops.inspect >= 1)] | map(tostring) | join(" ")' \
   "censor first-record-in-segment reset true true"
-# IP fragments pass the emulated devices unseen (they do not reassemble):
-# the cell is ok, and its evidence and hop_stats say why.
-case_is first-record-ipfrag       ok          null      --profile chrome-pq --path censor-first-record --shape ipfrag:600
-jq_is "first-record-ipfrag: the evidence says the censor never saw them" "$TMP/first-record-ipfrag.json" \
-  '[(.detail.text | test("IP fragments passed hop .censor. uninspected")), (.hop_stats[0].fragments_uninspected > 0)] | map(tostring) | join(" ")' \
-  "true true"
+# IP fragmentation does not get past a device that inspects: it reassembles
+# first (as a firewall with conntrack does), over IPv4 and IPv6; a hello
+# that passes leaves in the fragments it came in.
+for fam in 4 6; do
+  f=; [ $fam = 6 ] && f=--ipv6
+  case_is first-record-ipfrag$fam   reset       censor    --profile chrome-pq --path censor-first-record --shape ipfrag:600 $f
+  jq_is "first-record-ipfrag$fam: reassembled, then judged" "$TMP/first-record-ipfrag$fam.json" \
+    '.hop_stats[0] | [.reassembled >= 1, .inspector.behaviour] | map(tostring) | join(" ")' "true first-record-in-segment"
+  case_is first-record-ipfrag-ok$fam ok         null      --profile classic --path censor-first-record --shape ipfrag:200 $f
+  jq_is "first-record-ipfrag-ok$fam: the fragments went on as they came" "$TMP/first-record-ipfrag-ok$fam.json" \
+    '[.hop_stats[0].reassembled, .hops[0].fragments_in, .hops[0].fragments_out] | map(tostring) | join(" ")' "1 3 3"
+done
+case_is buffer-limit-ipfrag       reset       sslsplit  --profile chrome-pq --path sslsplit-1k --shape ipfrag:600
 case_is first-record-ok           ok          null      --profile classic --path censor-first-record
 jq_is "first-record-ok: the censor let it pass" "$TMP/first-record-ok.json" \
   '.hop_stats[0] | [.inspector, .forged.rst, .drops.inspect] | map(tostring) | join(" ")' "null 0 0"

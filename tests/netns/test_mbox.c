@@ -270,6 +270,14 @@ static void test_truncate(void)
 	CHECK_INT(r.mbox[0].truncated, 1);
 	CHECK(r.mbox[0].drop_truncate > 0);
 	CHECK_INT(r.mbox[0].flows, 1);
+	sd_cell_result_free(&r);
+	/* The same cut when the segment comes in IP fragments: reassembled,
+	 * cut, and sent on as one shorter datagram. */
+	CHECK_INT(cell_shaped(&l, &chrome, "ipfrag:600", "cut-frag", &r), 0);
+	CHECK(r.v.outcome == SD_TRUNCATED || r.v.outcome == SD_MANGLED);
+	CHECK_INT(r.v.delivered, 1000);
+	CHECK_INT(r.mbox[0].truncated, 1);
+	CHECK(r.mbox[0].reassembled >= 1);
 	sd_lab_close(l.lab);
 	sd_cell_result_free(&r);
 }
@@ -368,6 +376,23 @@ static void test_inspect(void)
 	if (device("partial-hello-drop", &chrome, NULL, SD_STALL, SD_INSP_PARTIAL_HELLO_DROP, &r)) {
 		CHECK_INT(r.v.hops[0].rst_injected, 0);
 		CHECK(r.mbox[0].drop_inspect > 0);
+		sd_cell_result_free(&r);
+	}
+	/* IP fragments are reassembled first: the device judges the segment
+	 * they carry, as a firewall with conntrack does. */
+	if (device("first-segment-parse", &chrome, "ipfrag:600", SD_RESET, SD_INSP_FIRST_SEGMENT_PARSE, &r)) {
+		CHECK(r.mbox[0].reassembled >= 1);
+		CHECK_INT(r.mbox[0].drop_reassembly, 0);
+		CHECK(r.v.hops[0].frags_in >= 3);
+		CHECK_INT(r.v.hops[0].frags_out, 0);      /* the datagram that failed never left */
+		sd_cell_result_free(&r);
+	}
+	/* A fragmented hello that passes leaves as it came: the same fragments. */
+	if (device("buffer-limit:1024 first-segment-parse", &classic, "ipfrag:200", SD_OK, -1, &r)) {
+		CHECK_INT(r.mbox[0].reassembled, 1);
+		CHECK_INT(r.v.hops[0].frags_in, 3);
+		CHECK_INT(r.v.hops[0].frags_out, 3);
+		CHECK_INT(r.v.delivered, r.v.sent);
 		sd_cell_result_free(&r);
 	}
 	/* Decided by a timer, between two segments 60 ms apart. */
@@ -481,6 +506,47 @@ static int send_udp(struct rig *g, uint32_t n, size_t len, uint8_t ttl, bool df)
 		ret = send(g->gen, b.data, b.len, 0) < 0 ? -errno : 0;
 	sd_buf_free(&b);
 	return ret;
+}
+
+/*
+ * Fragments of one TCP datagram (engine to server, 1000 payload bytes, IP
+ * id), cut into 200-byte pieces; sends those whose bit is set in which.
+ * Returns the number of fragments, or an error.
+ */
+static int send_tcp_frags(struct rig *g, uint16_t id, uint32_t which)
+{
+	struct sd_buf b = SD_BUF_INIT, fr = SD_BUF_INIT, eth = SD_BUF_INIT;
+	struct sd_ip_spec ip;
+	struct sd_tcp_spec tcp = { .sport = 40001, .dport = 443, .seq = 1000, .ack = 1,
+				   .flags = SD_TCP_ACK | SD_TCP_PSH, .window = 64240 };
+	uint8_t pl[1000];
+	size_t ends[16], start = 0;
+	int n, ret = 0;
+
+	memset(&ip, 0, sizeof(ip));
+	memset(pl, 0x16, sizeof(pl));
+	ip.family = 4;
+	ip.id = id;
+	memcpy(ip.src, g->t->engine4, 4);
+	memcpy(ip.dst, g->t->server4, 4);
+	if ((n = sd_build_tcp(&b, &ip, &tcp, pl, sizeof(pl))) < 0 ||
+	    (n = sd_ip4_fragment(&fr, b.data, b.len, 200, ends, 16)) < 0)
+		goto out;
+	for (int i = 0; i < n && ret == 0; i++) {
+		sd_buf_reset(&eth);
+		if ((which >> i) & 1) {
+			if ((ret = sd_build_eth(&eth, g->t->gateway_mac, g->t->client_mac, SD_ETHERTYPE_IPV4)) < 0)
+				break;
+			sd_buf_put(&eth, fr.data + start, ends[i] - start);
+			ret = send(g->gen, eth.data, eth.len, 0) < 0 ? -errno : 0;
+		}
+		start = ends[i];
+	}
+out:
+	sd_buf_free(&b);
+	sd_buf_free(&fr);
+	sd_buf_free(&eth);
+	return ret < 0 ? ret : n;
 }
 
 /* Frames on fd until it has been quiet for quiet_ms (at most 2 s). */
@@ -629,6 +695,48 @@ static size_t pattern(struct rig *g, const char *seed, uint32_t *nums, size_t ma
 }
 
 /* The same seed, the same drops, copies and swaps; another seed, others. */
+/*
+ * Reassembly on raw frames: an inspecting hop holds a datagram's
+ * fragments until it is whole, then sends them on as they came (in any
+ * arrival order); one that never completes is dropped after 1 s.
+ */
+static void test_defrag(void)
+{
+	struct rig g;
+	struct sd_mbox_stats st;
+	size_t n;
+	int nf;
+
+	CHECK_INT(rig_open(&g, "first-segment-parse"), 0);
+	if (!g.m) {
+		rig_close(&g);
+		return;
+	}
+	/* all six fragments, last first: held, then all six out */
+	nf = send_tcp_frags(&g, 7001, 0x20);
+	CHECK_INT(nf, 6);
+	n = collect(g.sink, frames, lens, 64, 100);
+	CHECK_INT(n, 0);
+	CHECK_INT(send_tcp_frags(&g, 7001, 0x1f), 6);
+	n = collect(g.sink, frames, lens, 64, 100);
+	CHECK_INT(n, 6);
+	/* the first five of another: held, never complete */
+	CHECK_INT(send_tcp_frags(&g, 7002, 0x1f), 6);
+	n = collect(g.sink, frames, lens, 64, 100);
+	CHECK_INT(n, 0);
+	CHECK_INT(sd_mbox_stats(g.m, &st), 0);
+	CHECK_INT(st.reassembled, 1);
+	CHECK_INT(st.drop_reassembly, 0);
+	usleep(1200 * 1000);
+	CHECK_INT(sd_mbox_stats(g.m, &st), 0);
+	CHECK_INT(st.drop_reassembly, 5);
+	/* its last fragment now starts a datagram of its own, never whole */
+	CHECK_INT(send_tcp_frags(&g, 7002, 0x20), 6);
+	n = collect(g.sink, frames, lens, 64, 100);
+	CHECK_INT(n, 0);
+	rig_close(&g);
+}
+
 static void test_seed(void)
 {
 	static uint32_t a[512], b[512], c[512];
@@ -692,6 +800,7 @@ int main(void)
 	CHECK_INT(sd_profile_builtin("chrome-pq", &chrome, &perr), 0);
 
 	test_router();
+	test_defrag();
 	test_seed();
 	test_clean();
 	test_mtu();
