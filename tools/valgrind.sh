@@ -9,7 +9,8 @@
 #
 # Commands: list, hello, dissect (record stream and pcap), bad input, and
 # as root: run on clean, run through a black hole, run --server nginx,
-# run through an exec hop (haproxy), run --server node-pq (when Node.js 24
+# run through an exec hop (haproxy), an emulated censor reassembling IP
+# fragments, run --server node-pq (when Node.js 24
 # is found), a matrix of a few cells writing JSON and HTML. The verdicts
 # do not matter here (valgrind slows the harness twenty-fold): its exit
 # codes 0..4 are accepted, valgrind's own (99) is a finding.
@@ -64,6 +65,7 @@ if [ "$(id -u)" -eq 0 ]; then
   vg run-blackhole run --profile chrome-pq --path tunnel-1280-blackhole --pcap-dir "$tmp/pcaps"
   vg run-nginx run --profile chrome-pq --path clean --server nginx
   vg run-haproxy run --profile chrome-pq --path haproxy-sni --sni example.com
+  vg run-defrag run --profile chrome-pq --path censor-first-record --shape ipfrag:600 --json
   if "$S" run --profile classic --path clean --server node-pq > /dev/null 2>&1; then
     vg run-node-pq run --profile chrome-pq --path clean --server node-pq
   else
